@@ -1,0 +1,1 @@
+"""The newsroom services: ingest, enrich, publish, and the `newsroom` command."""

@@ -1,0 +1,151 @@
+"""`newsroom`: run a service, the whole stack, or send stories."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+
+app = typer.Typer(help="Newsroom wire pipeline.", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+DEMO_SECRET = "whsec_ZGVtby1vdXRsZXQtc2lnbmluZy1zZWNyZXQtMzJieXQ="
+Port = Annotated[int, typer.Option(help="HTTP port.")]
+
+
+def _serve(factory: str, service: str, port: int, host: str) -> None:
+    from shared.logging import configure_logging
+
+    configure_logging(service)
+    uvicorn.run(factory, factory=True, host=host, port=port, log_level="warning",
+                access_log=False, lifespan="on")
+
+
+@app.command()
+def ingest(port: Port = 8001, host: str = "127.0.0.1") -> None:
+    """Run the ingest HTTP API (wire partners push here)."""
+    _serve("services.ingest.app:create_app", "ingest", port, host)
+
+
+@app.command()
+def enrich(port: Port = 8002, host: str = "127.0.0.1") -> None:
+    """Run an enrich worker (health and metrics on PORT)."""
+    _serve("services.enrich.worker:create_app", "enrich", port, host)
+
+
+@app.command()
+def publish(port: Port = 8003, host: str = "127.0.0.1") -> None:
+    """Run a publish worker with the editors' API and queue page."""
+    _serve("services.publish.worker:create_app", "publish", port, host)
+
+
+@app.command("demo-outlet")
+def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
+    """Run a demo outlet that verifies and logs what it receives."""
+    from services.demo_outlet import create_app
+    from shared.logging import configure_logging
+
+    configure_logging("demo-outlet")
+    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False)
+
+
+def _wait_ready(url: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+@app.command()
+def up(
+    config: Annotated[Path, typer.Option(help="Config file.")] = Path("newsroom.example.toml"),
+    demo: Annotated[bool, typer.Option(help="Send the demo stories once ready.")] = True,
+) -> None:
+    """Run ingest, enrich, publish and a demo outlet as child processes (Ctrl-C stops all)."""
+    env = {**os.environ, "NEWSROOM_CONFIG": str(config.resolve())}
+    me = [sys.executable, "-m", "services.cli"]
+    children = {
+        "demo-outlet": subprocess.Popen([*me, "demo-outlet", "--port", "8009"], env=env),
+        "ingest": subprocess.Popen([*me, "ingest", "--port", "8001"], env=env),
+        "enrich": subprocess.Popen([*me, "enrich", "--port", "8002"], env=env),
+        "publish": subprocess.Popen([*me, "publish", "--port", "8003"], env=env),
+    }
+
+    def stop(*_: object) -> None:
+        for proc in children.values():
+            proc.terminate()
+        for proc in children.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, port in (("ingest", 8001), ("enrich", 8002), ("publish", 8003)):
+            if not _wait_ready(f"http://127.0.0.1:{port}/readyz"):
+                console.print(f"[red]{name} did not become ready; see its log above[/red]")
+                stop()
+        if demo:
+            stories = sorted(Path("examples/stories").glob("*.json"))
+            send(stories, url="http://127.0.0.1:8001", key="demo-partner-key")
+        console.print(
+            "\n[bold green]Newsroom is running.[/bold green]\n"
+            "  ingest API + docs   http://127.0.0.1:8001/docs\n"
+            "  publish queue       http://127.0.0.1:8003/   (editor token: demo-editor-token)\n"
+            "  demo outlet inbox   http://127.0.0.1:8009/\n"
+            "  metrics             http://127.0.0.1:800[1-3]/metrics\n"
+            "  send more stories   newsroom send examples/stories/*.json\n"
+            "Ctrl-C stops everything."
+        )
+        while all(proc.poll() is None for proc in children.values()):
+            time.sleep(0.5)
+        console.print("[red]a service exited; stopping the rest[/red]")
+        stop()
+    except KeyboardInterrupt:
+        stop()
+
+
+@app.command()
+def send(
+    paths: Annotated[list[Path], typer.Argument(help="Story files (ninjs JSON).")],
+    url: Annotated[str, typer.Option(envvar="NEWSROOM_INGEST_URL")] = "http://127.0.0.1:8001",
+    key: Annotated[str, typer.Option(envvar="NEWSROOM_API_KEY")] = "demo-partner-key",
+) -> None:
+    """Post story files to ingest, with a progress bar."""
+    failures = 0
+    with httpx.Client(base_url=url, timeout=30) as client, Progress(console=console) as progress:
+        task = progress.add_task("sending", total=len(paths))
+        for path in paths:
+            content_type = "application/xml" if path.suffix == ".xml" else "application/json"
+            response = client.post("/v1/stories", content=path.read_bytes(),
+                                   headers={"authorization": f"Bearer {key}",
+                                            "content-type": content_type})
+            ok = response.status_code < 300
+            failures += not ok
+            progress.console.print(
+                f"{'✓' if ok else '✗'} {path.name}: {response.status_code} {response.text[:200]}")
+            progress.advance(task)
+    if failures:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

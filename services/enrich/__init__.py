@@ -1,0 +1,1 @@
+"""Enrich: tags, related links and age flags for every received story."""

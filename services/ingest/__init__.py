@@ -1,0 +1,1 @@
+"""Ingest: the authenticated HTTP front door for wire partners."""

@@ -1,0 +1,1 @@
+"""Publish: route, format and deliver enriched stories to outlets."""

@@ -1,0 +1,1 @@
+"""The contract every newsroom service imports: story model, events, streams, keys, settings."""

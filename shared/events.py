@@ -1,0 +1,89 @@
+"""The messages on the streams, named for what happened.
+
+story received (ingest) → story enriched (enrich) → delivery done / failed (publish).
+Each carries the story id and a trace id that follows the story through all
+three services and every log line about it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.story import EntityTag, Story
+
+ReceivedAs = Literal["new", "update", "kill", "withheld"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoryReceived(BaseModel):
+    story_id: str
+    trace_id: str
+    received_at: AwareDatetime
+    received_as: ReceivedAs = "new"
+    story: Story
+    source_format: str = "ninjs2"
+    original: str | None = Field(None, description="The partner's payload, truncated for audit.")
+
+
+class RelatedLink(BaseModel):
+    story_id: str
+    uri: str
+    headline: str
+    score: float
+    shared_entities: list[str] = Field(default_factory=list)
+    days_apart: float = 0.0
+    reason: str = ""
+
+
+class Enrichment(BaseModel):
+    people: list[EntityTag] = Field(default_factory=list)
+    organisations: list[EntityTag] = Field(default_factory=list)
+    places: list[EntityTag] = Field(default_factory=list)
+    events: list[EntityTag] = Field(default_factory=list)
+    related: list[RelatedLink] = Field(default_factory=list)
+    duplicates: list[RelatedLink] = Field(default_factory=list)
+    age_days: float | None = Field(None, description="Days since first publication at enrich time.")
+    age_label: str | None = None
+    flags: list[str] = Field(default_factory=list)
+
+
+class StoryEnriched(BaseModel):
+    story_id: str
+    trace_id: str
+    received_at: AwareDatetime
+    enriched_at: AwareDatetime
+    received_as: ReceivedAs = "new"
+    story: Story
+    enrichment: Enrichment = Field(default_factory=Enrichment)
+
+
+class DeliveryDone(BaseModel):
+    delivery_id: str
+    story_id: str
+    trace_id: str
+    outlet: str
+    version: int
+    status_code: int
+    attempts: int
+    at: AwareDatetime = Field(default_factory=utcnow)
+    outcome: Literal["done"] = "done"
+
+
+class DeliveryFailed(BaseModel):
+    delivery_id: str
+    story_id: str
+    trace_id: str
+    outlet: str
+    version: int
+    error: str
+    status_code: int | None = None
+    attempts: int
+    final: bool = Field(False, description="True when no further attempt will be made.")
+    at: AwareDatetime = Field(default_factory=utcnow)
+    outcome: Literal["failed"] = "failed"

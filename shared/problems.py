@@ -1,0 +1,92 @@
+"""RFC 9457 problem details for every HTTP error the services answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE_BASE = "https://newsroom.example/problems/"
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": _TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def install_problem_handlers(app: FastAPI, retry_after_seconds: int = 5) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"][1:]), "detail": e["msg"]}
+            for e in exc.errors()
+        ]
+        where = ", ".join(f"{e['pointer']}: {e['detail']}" for e in errors[:5])
+        problem = Problem(422, "invalid-request", "Invalid request", where, errors=errors)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail),
+                          str(exc.detail), headers=dict(exc.headers or {}))
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+        problem = Problem(503, "redis-unavailable", "Storage unavailable",
+                          "Redis cannot be reached; nothing was stored. Retry later.",
+                          headers={"Retry-After": str(retry_after_seconds)})
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        problem = Problem(500, "internal", "Internal error",
+                          "The service failed unexpectedly; the error was logged.")
+        return problem_response(problem, request.url.path)

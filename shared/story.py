@@ -1,0 +1,88 @@
+"""The canonical story: what every partner format is normalised into.
+
+Field names follow IPTC ninjs 2.x (`uri`, `version`, `versioncreated`,
+`firstcreated`, `pubstatus`, `embargoed`, `expires`, `urgency`, `language`,
+`located`, `byline`) so the model maps 1:1 onto what outlets receive. Tags and
+links are added by enrich; ingest leaves them empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+PubStatus = Literal["usable", "withheld", "canceled"]
+
+
+def make_story_id(partner: str, uri: str) -> str:
+    """Stable, URL-safe id of one item of one partner, the same for all its versions."""
+    digest = hashlib.sha256(f"{partner}\n{uri}".encode()).hexdigest()[:20]
+    return f"{partner}-{digest}"
+
+
+class Mention(BaseModel):
+    start: int
+    end: int
+    field: Literal["headline", "description", "body"] = "body"
+
+
+class EntityTag(BaseModel):
+    """A person, organisation, place or event found in the story (ninjs 2.x shape)."""
+
+    name: str
+    uri: str | None = None
+    rel: str | None = None
+    literal: str | None = None
+    kind: Literal["person", "organisation", "place", "event"]
+    relevance: float = Field(0.0, ge=0.0, le=1.0)
+    mentions: list[Mention] = Field(default_factory=list)
+    provenance: str = "ner"
+
+
+class Subject(BaseModel):
+    name: str | None = None
+    uri: str | None = None
+    code: str | None = None
+    rel: str | None = None
+
+
+class Picture(BaseModel):
+    uri: str | None = None
+    caption: str | None = None
+    credit: str | None = None
+    language: str | None = None
+
+
+class Story(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partner: str = Field(description="Id of the wire partner that sent the item.")
+    uri: str = Field(description="The partner's identifier of the item (ninjs uri / guid).")
+    version: int = Field(1, ge=1)
+    versioncreated: AwareDatetime | None = None
+    firstcreated: AwareDatetime | None = None
+    pubstatus: PubStatus = "usable"
+    embargoed: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    urgency: int | None = Field(None, ge=1, le=9)
+    language: str | None = None
+    type: str = "text"
+    headline: str = ""
+    description: str = Field("", description="Standfirst / summary, plain text.")
+    body_html: str = Field("", description="Sanitised HTML body.")
+    byline: str | None = None
+    located: str | None = Field(None, description="Dateline place.")
+    slugline: str | None = None
+    genres: list[str] = Field(default_factory=list)
+    subjects: list[Subject] = Field(default_factory=list)
+    pictures: list[Picture] = Field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return make_story_id(self.partner, self.uri)
+
+    def first_published(self) -> datetime | None:
+        return self.firstcreated or self.versioncreated

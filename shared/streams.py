@@ -1,0 +1,192 @@
+"""Stream and consumer-group names, group setup, and the write paths onto streams.
+
+The only place stream/group names exist (they are built from `Keys`). Writes go
+through Lua scripts so that "append once" is atomic: a story appended by a
+handler that is later redelivered is never appended twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.redis.parser import BinaryMessageFormatV1
+from pydantic import BaseModel
+from redis.exceptions import ResponseError
+
+from shared.connections import RedisClient
+from shared.keys import Keys
+
+DATA_FIELD = b"__data__"
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Every stream of the pipeline with the group that consumes it."""
+
+    received: Stream
+    received_priority: Stream
+    enriched: Stream
+
+    @classmethod
+    def for_keys(cls, keys: Keys) -> Streams:
+        return cls(
+            received=Stream(keys.received, "enrich"),
+            received_priority=Stream(keys.received_priority, "enrich"),
+            enriched=Stream(keys.enriched, "publish"),
+        )
+
+    def all(self) -> list[Stream]:
+        return [self.received, self.received_priority, self.enriched]
+
+
+async def ensure_groups(redis: RedisClient, streams: Iterable[Stream]) -> None:
+    """Create each group at id 0 so entries written before it existed are read too."""
+    for stream in streams:
+        try:
+            await redis.xgroup_create(stream.name, stream.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+async def groups_present(redis: RedisClient, streams: Iterable[Stream]) -> bool:
+    for stream in streams:
+        try:
+            groups = await redis.xinfo_groups(stream.name)
+        except ResponseError:
+            return False
+        names = {_text(g["name"]) for g in groups}
+        if stream.group not in names:
+            return False
+    return True
+
+
+async def encode_event(event: BaseModel, trace_id: str | None = None) -> bytes:
+    """FastStream's own envelope, so FastStream subscribers decode our Lua-written entries."""
+    return await BinaryMessageFormatV1.encode(
+        message=event.model_dump_json().encode(),
+        reply_to=None,
+        headers={"content-type": "application/json"},
+        correlation_id=trace_id or uuid.uuid4().hex,
+    )
+
+
+def decode_entry(fields: Mapping[bytes, bytes]) -> bytes:
+    """The JSON body of a stream entry written by FastStream, our scripts or a plain XADD."""
+    raw = fields.get(DATA_FIELD)
+    if raw is None:
+        raise ValueError(f"entry has no {DATA_FIELD.decode()} field (fields: {sorted(fields)})")
+    body, _headers = BinaryMessageFormatV1.parse(raw)
+    return body
+
+
+# KEYS: stream, ledger.  ARGV: marker, now_ms, window_ms, payload
+_APPEND_ONCE = """
+local seen = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if seen then return false end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return redis.call('XADD', KEYS[1], '*', '__data__', ARGV[4])
+"""
+
+
+async def append_once(
+    redis: RedisClient,
+    stream: str,
+    ledger: str,
+    marker: str,
+    event: BaseModel,
+    trace_id: str,
+    window_ms: int,
+) -> str | None:
+    """Append `event` unless `marker` was appended before. Returns the entry id, or None."""
+    payload = await encode_event(event, trace_id)
+    result = await redis.eval(
+        _APPEND_ONCE, 2, stream, ledger, marker, int(time.time() * 1000), window_ms, payload
+    )
+    return None if result is None else _text(result)
+
+
+async def dead_letter(
+    redis: RedisClient,
+    keys: Keys,
+    *,
+    source: str,
+    entry_id: str,
+    error: str,
+    deliveries: int,
+    payload: bytes | None,
+    story_id: str | None = None,
+) -> str:
+    fields: dict[Any, Any] = {
+        "source": source,
+        "entry_id": entry_id,
+        "error": error[:4000],
+        "deliveries": deliveries,
+        "at": time.time(),
+        "payload": payload if payload is not None else b"",
+    }
+    if story_id:
+        fields["story_id"] = story_id
+    entry: bytes | str = await redis.xadd(keys.dead_letter, fields)
+    return _text(entry)
+
+
+async def trim_processed(redis: RedisClient, stream: Stream, keep_ms: int) -> int:
+    """Drop entries older than `keep_ms` that every group has read and acknowledged.
+
+    Trimming by MAXLEN deletes entries no group has seen; trimming by MINID below
+    the oldest pending and the oldest undelivered entry never does.
+    """
+    try:
+        groups = await redis.xinfo_groups(stream.name)
+    except ResponseError:
+        return 0
+    if not groups:
+        return 0
+    floor_ms = int(time.time() * 1000) - keep_ms
+    bound = (floor_ms, 0)
+    for group in groups:
+        last = _parse_id(_text(group["last-delivered-id"]))
+        bound = min(bound, (last[0], last[1] + 1))
+        pending = await redis.xpending(stream.name, _text(group["name"]))
+        if pending["pending"]:
+            bound = min(bound, _parse_id(_text(pending["min"])))
+    if bound <= (0, 0):
+        return 0
+    trimmed: int = await redis.xtrim(stream.name, minid=f"{bound[0]}-{bound[1]}", approximate=False)
+    return trimmed
+
+
+async def backlog(redis: RedisClient, stream: Stream) -> tuple[int, int]:
+    """(entries not yet delivered to the group, entries delivered but not acknowledged)."""
+    try:
+        groups = await redis.xinfo_groups(stream.name)
+    except ResponseError:
+        return 0, 0
+    for group in groups:
+        if _text(group["name"]) == stream.group:
+            lag = group.get("lag")
+            if lag is None:  # Redis < 7 or an unknowable lag: fall back to length
+                lag = await redis.xlen(stream.name)
+            return int(lag), int(group["pending"])
+    return int(await redis.xlen(stream.name)), 0
+
+
+def _parse_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,92 @@
+"""The HTTP face of a stream worker: health, readiness, metrics, and the broker's lifecycle.
+
+Groups are created at id 0 before the broker starts its subscribers, and a
+housekeeping loop trims only fully processed entries and publishes lag gauges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+
+from shared.connections import Broker, RedisClient
+from shared.logging import get_logger
+from shared.metrics import STREAM_LAG, STREAM_PENDING
+from shared.problems import install_problem_handlers
+from shared.settings import Settings
+from shared.streams import Stream, backlog, ensure_groups, groups_present, trim_processed
+
+log = get_logger(__name__)
+HOUSEKEEPING_SECONDS = 5.0
+
+
+def worker_app(
+    *,
+    title: str,
+    settings: Settings,
+    broker: Broker,
+    redis: RedisClient,
+    streams: Sequence[Stream],
+    on_start: Callable[[], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    async def housekeeping() -> None:
+        keep_ms = int(settings.stream_retention_hours * 3600 * 1000)
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            for stream in streams:
+                try:
+                    lag, pending = await backlog(redis, stream)
+                    STREAM_LAG.labels(stream.name, stream.group).set(lag)
+                    STREAM_PENDING.labels(stream.name, stream.group).set(pending)
+                    await trim_processed(redis, stream, keep_ms)
+                except Exception as exc:  # Redis blips must not kill housekeeping
+                    log.warning("housekeeping failed", stream=stream.name, error=repr(exc))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_groups(redis, streams)
+        if on_start:
+            await on_start()
+        await broker.start()
+        task = asyncio.create_task(housekeeping())
+        log.info("worker started", consumer=settings.consumer_name,
+                 streams=[s.name for s in streams])
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await broker.stop()
+            if on_stop:
+                await on_stop()
+            await redis.aclose()
+
+    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    install_problem_handlers(app, settings.retry_after_seconds)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        try:
+            await redis.ping()
+            ready = await groups_present(redis, streams)
+        except Exception as exc:
+            return JSONResponse({"status": "not ready", "reason": repr(exc)}, status_code=503)
+        if not ready:
+            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"},
+                                status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app
