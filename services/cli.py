@@ -27,8 +27,9 @@ def _serve(factory: str, service: str, port: int, host: str) -> None:
     from shared.logging import configure_logging
 
     configure_logging(service)
-    uvicorn.run(factory, factory=True, host=host, port=port, log_level="warning",
-                access_log=False, lifespan="on")
+    uvicorn.run(
+        factory, factory=True, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+    )
 
 
 @app.command()
@@ -56,8 +57,7 @@ def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
     from shared.logging import configure_logging
 
     configure_logging("demo-outlet")
-    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> bool:
@@ -135,13 +135,16 @@ def send(
         task = progress.add_task("sending", total=len(paths))
         for path in paths:
             content_type = "application/xml" if path.suffix == ".xml" else "application/json"
-            response = client.post("/v1/stories", content=path.read_bytes(),
-                                   headers={"authorization": f"Bearer {key}",
-                                            "content-type": content_type})
+            response = client.post(
+                "/v1/stories",
+                content=path.read_bytes(),
+                headers={"authorization": f"Bearer {key}", "content-type": content_type},
+            )
             ok = response.status_code < 300
             failures += not ok
             progress.console.print(
-                f"{'✓' if ok else '✗'} {path.name}: {response.status_code} {response.text[:200]}")
+                f"{'✓' if ok else '✗'} {path.name}: {response.status_code} {response.text[:200]}"
+            )
             progress.advance(task)
     if failures:
         raise typer.Exit(1)

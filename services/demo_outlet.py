@@ -33,11 +33,21 @@ def create_app(secret: str) -> FastAPI:
         event = json.loads(body)
         item = event["data"]["item"]
         headline = (item.get("headlines") or [{}])[0].get("value", "")
-        received.append({"webhook_id": request.headers["webhook-id"], "type": event["type"],
-                         "headline": headline, "uri": item.get("uri")})
-        log.info("outlet received story", story_id=event["data"].get("story_id"),
-                 type=event["type"], headline=headline,
-                 webhook_id=request.headers["webhook-id"])
+        received.append(
+            {
+                "webhook_id": request.headers["webhook-id"],
+                "type": event["type"],
+                "headline": headline,
+                "uri": item.get("uri"),
+            }
+        )
+        log.info(
+            "outlet received story",
+            story_id=event["data"].get("story_id"),
+            type=event["type"],
+            headline=headline,
+            webhook_id=request.headers["webhook-id"],
+        )
         return JSONResponse({"ok": True})
 
     @app.get("/")

@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeAlias
 
-from faststream.redis import RedisBroker
+from faststream.redis import RedisBroker, RedisClusterBroker
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from shared.settings import Settings
 
-try:  # faststream >= 0.7.8
-    from faststream.redis import RedisClusterBroker
-except ImportError:  # pragma: no cover - guarded by the pinned version
-    RedisClusterBroker = None
-
-RedisClient: TypeAlias = "Redis | RedisCluster"
+# `Redis | RedisCluster`. redis-py annotates its async commands as `Awaitable[T] | T`,
+# which strict mypy cannot await; callers treat the client as untyped instead.
+RedisClient: TypeAlias = Any
 Broker: TypeAlias = Any  # RedisBroker or RedisClusterBroker: the same API
 
 
@@ -28,7 +25,6 @@ def make_redis(settings: Settings) -> RedisClient:
             decode_responses=False,
             socket_timeout=5,
             socket_connect_timeout=2,
-            retry_on_timeout=True,
         )
     return Redis.from_url(
         settings.redis_url,
@@ -43,7 +39,6 @@ def make_broker(settings: Settings, **kwargs: Any) -> Broker:
     # FastStream logs every message at INFO; our handlers log what matters with the story id.
     kwargs.setdefault("log_level", logging.DEBUG)
     if settings.cluster_nodes:
-        assert RedisClusterBroker is not None
         first_host, first_port = settings.cluster_nodes[0]
         return RedisClusterBroker(f"redis://{first_host}:{first_port}", **kwargs)
     return RedisBroker(settings.redis_url, **kwargs)

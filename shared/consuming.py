@@ -63,7 +63,7 @@ class StreamConsumer(Generic[M]):
     def attach(self) -> None:
         settings, stream = self.settings, self.stream
 
-        @self.broker.subscriber(
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
             stream=StreamSub(
                 stream.name,
                 group=stream.group,
@@ -79,7 +79,7 @@ class StreamConsumer(Generic[M]):
             raw = msg.raw_message
             await self._process(list(zip(raw["message_ids"], raw["data"], strict=True)), 1)
 
-        @self.broker.subscriber(
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
             stream=StreamSub(
                 stream.name,
                 group=stream.group,
@@ -110,7 +110,10 @@ class StreamConsumer(Generic[M]):
                 last_error = await self.redis.hget(self.failures_key, entry_id)
                 reason = last_error.decode() if last_error else "no error recorded"
                 await self._dead_letter(
-                    entry_id, f"gave up after {deliveries - 1} attempts: {reason}", deliveries, fields,
+                    entry_id,
+                    f"gave up after {deliveries - 1} attempts: {reason}",
+                    deliveries,
+                    fields,
                     story_id=getattr(event, "story_id", None),
                 )
                 done.append(entry_id)
@@ -128,10 +131,12 @@ class StreamConsumer(Generic[M]):
                 error = failed[entry.entry_id]
                 log.warning(
                     "entry failed; left pending for retry",
-                    stream=self.stream.name, entry_id=entry.entry_id,
+                    stream=self.stream.name,
+                    entry_id=entry.entry_id,
                     story_id=getattr(entry.event, "story_id", None),
                     trace_id=getattr(entry.event, "trace_id", None),
-                    attempt=entry.deliveries, error=repr(error),
+                    attempt=entry.deliveries,
+                    error=repr(error),
                 )
                 await self.redis.hset(self.failures_key, entry.entry_id, repr(error)[:2000])
             else:
@@ -142,13 +147,27 @@ class StreamConsumer(Generic[M]):
                 await self.redis.hdel(self.failures_key, *done)
 
     async def _dead_letter(
-        self, entry_id: str, error: str, deliveries: int, fields: dict[bytes, bytes],
+        self,
+        entry_id: str,
+        error: str,
+        deliveries: int,
+        fields: dict[bytes, bytes],
         story_id: str | None = None,
     ) -> None:
-        log.error("entry dead-lettered", stream=self.stream.name, entry_id=entry_id,
-                  story_id=story_id, error=error[:500])
+        log.error(
+            "entry dead-lettered",
+            stream=self.stream.name,
+            entry_id=entry_id,
+            story_id=story_id,
+            error=error[:500],
+        )
         await dead_letter(
-            self.redis, self.settings.keys, source=self.stream.name, entry_id=entry_id,
-            error=error, deliveries=deliveries,
-            payload=fields.get(b"__data__") or repr(fields).encode(), story_id=story_id,
+            self.redis,
+            self.settings.keys,
+            source=self.stream.name,
+            entry_id=entry_id,
+            error=error,
+            deliveries=deliveries,
+            payload=fields.get(b"__data__") or repr(fields).encode(),
+            story_id=story_id,
         )

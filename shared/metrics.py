@@ -8,17 +8,17 @@ STORIES_RECEIVED = Counter(
     "newsroom_stories_received_total", "Items answered by ingest", ["partner", "result"]
 )
 ENRICH_SECONDS = Histogram(
-    "newsroom_enrich_seconds", "Enrichment time per story",
+    "newsroom_enrich_seconds",
+    "Enrichment time per story",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 DELIVERIES = Counter("newsroom_deliveries_total", "Delivery attempts", ["outlet", "status"])
 RETRIES = Counter("newsroom_delivery_retries_total", "Delivery retries scheduled", ["outlet"])
 DEAD_LETTERS = Counter("newsroom_dead_letters_total", "Entries moved to dead letter", ["source"])
 STREAM_LAG = Gauge("newsroom_stream_lag", "Entries not yet read by the group", ["stream", "group"])
-STREAM_PENDING = Gauge(
-    "newsroom_stream_pending", "Entries read but not acknowledged", ["stream", "group"]
-)
+STREAM_PENDING = Gauge("newsroom_stream_pending", "Entries read but not acknowledged", ["stream", "group"])
 END_TO_END_SECONDS = Histogram(
-    "newsroom_end_to_end_seconds", "From ingest acceptance to outlet acknowledgement",
+    "newsroom_end_to_end_seconds",
+    "From ingest acceptance to outlet acknowledgement",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )

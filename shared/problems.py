@@ -73,20 +73,30 @@ def install_problem_handlers(app: FastAPI, retry_after_seconds: int = 5) -> None
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        problem = Problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail),
-                          str(exc.detail), headers=dict(exc.headers or {}))
+        problem = Problem(
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
-        problem = Problem(503, "redis-unavailable", "Storage unavailable",
-                          "Redis cannot be reached; nothing was stored. Retry later.",
-                          headers={"Retry-After": str(retry_after_seconds)})
+        problem = Problem(
+            503,
+            "redis-unavailable",
+            "Storage unavailable",
+            "Redis cannot be reached; nothing was stored. Retry later.",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        problem = Problem(500, "internal", "Internal error",
-                          "The service failed unexpectedly; the error was logged.")
+        problem = Problem(
+            500, "internal", "Internal error", "The service failed unexpectedly; the error was logged."
+        )
         return problem_response(problem, request.url.path)

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # Publish
     outlet_timeout_seconds: float = Field(15.0, description="HTTP timeout per delivery attempt.")
     retry_schedule_seconds: list[float] = Field(
-        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="Delays between delivery attempts (Standard Webhooks' default schedule).",
     )
     outlet_concurrency: int = Field(4, description="Concurrent deliveries per outlet.")

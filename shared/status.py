@@ -19,15 +19,22 @@ STATUS_TTL_SECONDS = 90 * 24 * 3600
 
 
 async def record(
-    redis: RedisClient, keys: Keys, story_id: str, event: str, fields: dict[str, Any],
-    *, service: str,
+    redis: RedisClient,
+    keys: Keys,
+    story_id: str,
+    event: str,
+    fields: dict[str, Any],
+    *,
+    service: str,
 ) -> None:
     """Set status fields and append one timeline event, atomically for this story."""
     now = time.time()
     status_key, timeline_key = keys.story(story_id), keys.story_timeline(story_id)
     entry = json.dumps({"at": now, "event": event, "service": service, **fields}, default=str)
-    flat = {k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-            for k, v in fields.items()}
+    flat = {
+        k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
+        for k, v in fields.items()
+    }
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hset(status_key, mapping={**flat, f"{event}_at": now, "updated_at": now})
         pipe.rpush(timeline_key, entry)

@@ -56,8 +56,7 @@ def worker_app(
             await on_start()
         await broker.start()
         task = asyncio.create_task(housekeeping())
-        log.info("worker started", consumer=settings.consumer_name,
-                 streams=[s.name for s in streams])
+        log.info("worker started", consumer=settings.consumer_name, streams=[s.name for s in streams])
         try:
             yield
         finally:
@@ -85,8 +84,7 @@ def worker_app(
         except Exception as exc:
             return JSONResponse({"status": "not ready", "reason": repr(exc)}, status_code=503)
         if not ready:
-            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"},
-                                status_code=503)
+            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     return app

@@ -54,8 +54,14 @@ async def accept(redis: RedisClient, keys: Keys, event: StoryReceived) -> Accept
     stream = keys.received_priority if is_kill or (story.urgency or 9) <= 2 else keys.received
     payload = await encode_event(event, event.trace_id)
     outcome, detail = await redis.eval(
-        _ACCEPT, 2, keys.item_versions, stream,
-        f"{story.partner}\x1f{story.uri}", story.version, "1" if is_kill else "0", payload,
+        _ACCEPT,
+        2,
+        keys.item_versions,
+        stream,
+        f"{story.partner}\x1f{story.uri}",
+        story.version,
+        "1" if is_kill else "0",
+        payload,
     )
     outcome_text = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
     detail_text = detail.decode() if isinstance(detail, bytes) else str(detail)

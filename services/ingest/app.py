@@ -5,7 +5,6 @@ accept script succeeded); Redis trouble is a `503` with `Retry-After` and leaves
 nothing behind.
 """
 
-
 import json
 import time
 import uuid
@@ -71,14 +70,22 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key:
-            raise Problem(401, "unauthenticated", "Missing API key",
-                          "Send 'Authorization: Bearer <your partner API key>'.",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "unauthenticated",
+                "Missing API key",
+                "Send 'Authorization: Bearer <your partner API key>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         partner = config.partner_for_key(key.strip())
         if partner is None:
-            raise Problem(401, "unauthenticated", "Unknown API key",
-                          "The API key is not valid for any partner.",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Problem(
+                401,
+                "unauthenticated",
+                "Unknown API key",
+                "The API key is not valid for any partner.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         return partner
 
     PartnerDep = Annotated[Partner, Depends(authenticated_partner)]
@@ -95,16 +102,19 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         except Exception as exc:
             return JSONResponse({"status": "not ready", "reason": repr(exc)}, status_code=503)
         if not ready:
-            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"},
-                                status_code=503)
+            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
     @app.post("/v1/stories", status_code=202)
     async def post_story(request: Request, partner: PartnerDep) -> JSONResponse:
         body = await request.body()
         if len(body) > settings.max_body_bytes:
-            raise Problem(413, "too-large", "Body too large",
-                          f"{len(body)} bytes; the limit is {settings.max_body_bytes}.")
+            raise Problem(
+                413,
+                "too-large",
+                "Body too large",
+                f"{len(body)} bytes; the limit is {settings.max_body_bytes}.",
+            )
         try:
             item = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -113,24 +123,40 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             story = story_from_ninjs(item, partner.id)
         except ItemError as exc:
             STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-            raise Problem(422, "invalid-item", "Item does not satisfy ninjs",
-                          f"{exc.pointer}: {exc.detail}", pointer=exc.pointer) from None
+            raise Problem(
+                422,
+                "invalid-item",
+                "Item does not satisfy ninjs",
+                f"{exc.pointer}: {exc.detail}",
+                pointer=exc.pointer,
+            ) from None
         if await shedder.too_long():
-            raise Problem(503, "backlog", "Pipeline backlog full",
-                          "Enrich is behind; nothing was stored. Retry later.",
-                          headers={"Retry-After": str(settings.retry_after_seconds)})
+            raise Problem(
+                503,
+                "backlog",
+                "Pipeline backlog full",
+                "Enrich is behind; nothing was stored. Retry later.",
+                headers={"Retry-After": str(settings.retry_after_seconds)},
+            )
         trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
         event = StoryReceived(
-            story_id=story.id, trace_id=trace_id, received_at=utcnow(),
+            story_id=story.id,
+            trace_id=trace_id,
+            received_at=utcnow(),
             received_as="kill" if story.pubstatus == "canceled" else "new",
-            story=story, source_format="ninjs2",
+            story=story,
+            source_format="ninjs2",
             original=body[: settings.max_original_bytes].decode("utf-8", "replace"),
         )
         result = await accept(redis, keys, event)
         structlog.contextvars.bind_contextvars(story_id=story.id, trace_id=trace_id)
         STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
-        answer: dict[str, Any] = {"id": story.id, "uri": story.uri, "version": story.version,
-                                  "status": result.outcome}
+        answer: dict[str, Any] = {
+            "id": story.id,
+            "uri": story.uri,
+            "version": story.version,
+            "status": result.outcome,
+        }
         if result.outcome != "accepted":
             log.info("story not forwarded", outcome=result.outcome)
             answer["current_version"] = result.current_version
@@ -138,18 +164,33 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             return JSONResponse(answer, status_code=code)
         answer["entry_id"] = result.entry_id
         answer["trace_id"] = trace_id
-        await status.record(redis, keys, story.id, "received",
-                            {"partner": partner.id, "uri": story.uri, "version": story.version,
-                             "headline": story.headline, "trace_id": trace_id,
-                             "stage": "received"}, service="ingest")
+        await status.record(
+            redis,
+            keys,
+            story.id,
+            "received",
+            {
+                "partner": partner.id,
+                "uri": story.uri,
+                "version": story.version,
+                "headline": story.headline,
+                "trace_id": trace_id,
+                "stage": "received",
+            },
+            service="ingest",
+        )
         log.info("story accepted", version=story.version, entry_id=result.entry_id)
         return JSONResponse(answer, status_code=202)
 
     @app.get("/v1/stories/{story_id}")
     async def get_story(story_id: str, partner: PartnerDep) -> dict[str, Any]:
         if not story_id.startswith(partner.id + "-"):
-            raise Problem(404, "not-found", "No such story",
-                          f"No story {story_id!r} among partner {partner.id!r}'s items.")
+            raise Problem(
+                404,
+                "not-found",
+                "No such story",
+                f"No story {story_id!r} among partner {partner.id!r}'s items.",
+            )
         found = await status.read(redis, keys, story_id)
         if found is None:
             raise Problem(404, "not-found", "No such story", f"No story {story_id!r}.")

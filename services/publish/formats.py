@@ -44,16 +44,19 @@ def to_ninjs(enriched: StoryEnriched) -> dict[str, Any]:
     if story.body_html:
         item["bodies"] = [{"role": "main", "contenttype": "text/html", "value": story.body_html}]
     if story.description:
-        item["descriptions"] = [{"role": "summary", "contenttype": "text/plain",
-                                 "value": story.description}]
+        item["descriptions"] = [{"role": "summary", "contenttype": "text/plain", "value": story.description}]
     for field in ("people", "organisations", "places"):
         tags = getattr(extra, field)
         if tags:
             item[field] = [_tag(t) for t in tags]
     if extra.related:
         item["associations"] = [
-            {"name": f"related{n}", "rel": "related", "uri": link.uri,
-             "headlines": [{"value": link.headline}]}
+            {
+                "name": f"related{n}",
+                "rel": "related",
+                "uri": link.uri,
+                "headlines": [{"value": link.headline}],
+            }
             for n, link in enumerate(extra.related, start=1)
         ]
     return item

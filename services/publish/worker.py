@@ -55,13 +55,18 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         if await redis.hexists(delivered_key, msg_id):
             return
         now = datetime.now(UTC)
-        body = json.dumps({
-            "type": event_type(enriched),
-            "timestamp": now.isoformat(),
-            "data": {"item": to_ninjs(enriched), "story_id": enriched.story_id,
-                     "age_label": enriched.enrichment.age_label,
-                     "flags": enriched.enrichment.flags},
-        }).encode()
+        body = json.dumps(
+            {
+                "type": event_type(enriched),
+                "timestamp": now.isoformat(),
+                "data": {
+                    "item": to_ninjs(enriched),
+                    "story_id": enriched.story_id,
+                    "age_label": enriched.enrichment.age_label,
+                    "flags": enriched.enrichment.flags,
+                },
+            }
+        ).encode()
         headers = signature_headers(outlet.signing_secrets(), msg_id, now, body)
         headers["content-type"] = "application/json"
         try:
@@ -74,10 +79,19 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             raise DeliveryError(f"{outlet.name}: HTTP {response.status_code}")
         await redis.hset(delivered_key, msg_id, now.isoformat())
         END_TO_END_SECONDS.observe((now - enriched.received_at).total_seconds())
-        await status.record(redis, keys, enriched.story_id, f"delivered:{outlet.name}",
-                            {"outlet": outlet.name, "version": enriched.story.version,
-                             "status_code": response.status_code, "stage": "delivered"},
-                            service="publish")
+        await status.record(
+            redis,
+            keys,
+            enriched.story_id,
+            f"delivered:{outlet.name}",
+            {
+                "outlet": outlet.name,
+                "version": enriched.story.version,
+                "status_code": response.status_code,
+                "stage": "delivered",
+            },
+            service="publish",
+        )
         log.info("story delivered", outlet=outlet.name, webhook_id=msg_id)
 
     async def on_story_enriched(
@@ -86,8 +100,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         failed: dict[str, BaseException] = {}
         for entry in entries:
             enriched = entry.event
-            structlog.contextvars.bind_contextvars(
-                story_id=enriched.story_id, trace_id=enriched.trace_id)
+            structlog.contextvars.bind_contextvars(story_id=enriched.story_id, trace_id=enriched.trace_id)
             errors = []
             for outlet in config.outlets:
                 try:
@@ -100,11 +113,23 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             structlog.contextvars.unbind_contextvars("story_id", "trace_id")
         return failed
 
-    StreamConsumer(broker=broker, redis=redis, settings=settings, stream=streams.enriched,
-                   model=StoryEnriched, handle=on_story_enriched).attach()
+    StreamConsumer(
+        broker=broker,
+        redis=redis,
+        settings=settings,
+        stream=streams.enriched,
+        model=StoryEnriched,
+        handle=on_story_enriched,
+    ).attach()
 
     async def close_http() -> None:
         await http.aclose()
 
-    return worker_app(title="Newsroom publish", settings=settings, broker=broker, redis=redis,
-                      streams=[streams.enriched], on_stop=close_http)
+    return worker_app(
+        title="Newsroom publish",
+        settings=settings,
+        broker=broker,
+        redis=redis,
+        streams=[streams.enriched],
+        on_stop=close_http,
+    )

@@ -1,0 +1,38 @@
+# The few commands a person needs. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test test-cluster check bench docs docs-check clean
+
+$(UV):
+	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q uv==0.13.9
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras -q
+	touch $@
+
+install: .venv/.installed
+
+run: install ## start Redis if needed, run the whole pipeline with a demo feed and outlet
+	@export REDIS_URL=$$(deploy/ensure-redis.sh) && echo "Redis: $$REDIS_URL" && \
+	  .venv/bin/newsroom up --config newsroom.example.toml
+
+test: install ## the whole test suite on a real Redis
+	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+test-cluster: install ## integration and end-to-end suites on a local three-node Redis Cluster
+	NEWSROOM_TEST_CLUSTER=1 $(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
+
+check: install ## ruff + mypy --strict
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check shared services tests bench
+	.venv/bin/mypy
+
+bench: install ## the benchmark suite (prints tables with ratios)
+	@export REDIS_URL=$$(deploy/ensure-redis.sh) && $(PY) -m bench
+
+clean:
+	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache test-artifacts

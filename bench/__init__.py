@@ -1,0 +1,1 @@
+"""Benchmarks: figures with a baseline measured in the same run."""

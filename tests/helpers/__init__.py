@@ -1,0 +1,1 @@
+"""Real parts for tests: Redis targets, service processes, HTTP receivers."""
