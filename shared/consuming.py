@@ -37,6 +37,33 @@ class Entry(Generic[M]):
     deliveries: int
 
 
+@dataclass(frozen=True)
+class Poison:
+    error: str
+
+
+@dataclass(frozen=True)
+class GiveUp(Generic[M]):
+    event: M
+
+
+def triage(
+    model: type[M], fields: Mapping[bytes, bytes], deliveries: int, max_attempts: int
+) -> M | Poison | GiveUp[M]:
+    """Decide what to do with one stream entry before any handler runs (pure).
+
+    `deliveries` counts this delivery too, so an entry is handled at most
+    `max_attempts` times and given up on the delivery after that.
+    """
+    try:
+        event = model.model_validate_json(decode_entry(fields))
+    except (ValueError, ValidationError) as exc:
+        return Poison(str(exc))
+    if deliveries > max_attempts:
+        return GiveUp(event)
+    return event
+
+
 BatchHandler = Callable[[Sequence[Entry[M]]], Awaitable[Mapping[str, BaseException]]]
 """Handles a batch; returns the entries that failed (by entry id) with their error."""
 
@@ -100,13 +127,11 @@ class StreamConsumer(Generic[M]):
         done: list[str] = []
         for raw_id, fields in raw_entries:
             entry_id = raw_id.decode()
-            try:
-                event = self.model.model_validate_json(decode_entry(fields))
-            except (ValueError, ValidationError) as exc:
-                await self._dead_letter(entry_id, f"poison: {exc}", deliveries, fields)
+            verdict = triage(self.model, fields, deliveries, self.settings.max_attempts)
+            if isinstance(verdict, Poison):
+                await self._dead_letter(entry_id, f"poison: {verdict.error}", deliveries, fields)
                 done.append(entry_id)
-                continue
-            if deliveries > self.settings.max_attempts:
+            elif isinstance(verdict, GiveUp):
                 last_error = await self.redis.hget(self.failures_key, entry_id)
                 reason = last_error.decode() if last_error else "no error recorded"
                 await self._dead_letter(
@@ -114,11 +139,11 @@ class StreamConsumer(Generic[M]):
                     f"gave up after {deliveries - 1} attempts: {reason}",
                     deliveries,
                     fields,
-                    story_id=getattr(event, "story_id", None),
+                    story_id=getattr(verdict.event, "story_id", None),
                 )
                 done.append(entry_id)
-                continue
-            entries.append(Entry(entry_id, event, deliveries))
+            else:
+                entries.append(Entry(entry_id, verdict, deliveries))
 
         failed: Mapping[str, BaseException] = {}
         if entries:
