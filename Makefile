@@ -16,8 +16,7 @@ $(UV):
 install: .venv/.installed
 
 run: install ## start Redis if needed, run the whole pipeline with a demo feed and outlet
-	@export REDIS_URL=$$(deploy/ensure-redis.sh) && echo "Redis: $$REDIS_URL" && \
-	  .venv/bin/newsroom up --config newsroom.example.toml
+	@deploy/run-demo.sh
 
 test: install ## the whole test suite on a real Redis
 	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
