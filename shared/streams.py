@@ -183,6 +183,24 @@ async def backlog(redis: RedisClient, stream: Stream) -> tuple[int, int]:
     return int(await redis.xlen(stream.name)), 0
 
 
+async def prune_consumers(redis: RedisClient, stream: Stream, idle_ms: int) -> list[str]:
+    """Remove consumers of past processes: nothing pending and idle longer than `idle_ms`.
+
+    Consumer names are per process, so every restart leaves one behind.
+    """
+    try:
+        consumers = await redis.xinfo_consumers(stream.name, stream.group)
+    except ResponseError:
+        return []
+    removed = []
+    for consumer in consumers:
+        if int(consumer["pending"]) == 0 and int(consumer["idle"]) > idle_ms:
+            name = _text(consumer["name"])
+            await redis.xgroup_delconsumer(stream.name, stream.group, name)
+            removed.append(name)
+    return removed
+
+
 def _parse_id(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)

@@ -20,10 +20,18 @@ from shared.logging import get_logger
 from shared.metrics import STREAM_LAG, STREAM_PENDING
 from shared.problems import install_problem_handlers
 from shared.settings import Settings
-from shared.streams import Stream, backlog, ensure_groups, groups_present, trim_processed
+from shared.streams import (
+    Stream,
+    backlog,
+    ensure_groups,
+    groups_present,
+    prune_consumers,
+    trim_processed,
+)
 
 log = get_logger(__name__)
 HOUSEKEEPING_SECONDS = 5.0
+CONSUMER_IDLE_MS = 24 * 3600 * 1000
 
 
 def worker_app(
@@ -46,6 +54,7 @@ def worker_app(
                     STREAM_LAG.labels(stream.name, stream.group).set(lag)
                     STREAM_PENDING.labels(stream.name, stream.group).set(pending)
                     await trim_processed(redis, stream, keep_ms)
+                    await prune_consumers(redis, stream, CONSUMER_IDLE_MS)
                 except Exception as exc:  # Redis blips must not kill housekeeping
                     log.warning("housekeeping failed", stream=stream.name, error=repr(exc))
 

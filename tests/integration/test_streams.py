@@ -13,7 +13,14 @@ from pydantic import BaseModel
 from shared.connections import RedisClient, make_broker
 from shared.consuming import BatchHandler, Entry, StreamConsumer
 from shared.settings import Settings
-from shared.streams import Stream, append_once, encode_event, ensure_groups, trim_processed
+from shared.streams import (
+    Stream,
+    append_once,
+    encode_event,
+    ensure_groups,
+    prune_consumers,
+    trim_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +168,17 @@ async def test_trimming_keeps_every_entry_a_group_has_not_acknowledged(
     trimmed = await trim_processed(redis, stream, keep_ms=0)
     assert trimmed == 3
     assert await redis.xlen(stream.name) == 7
+
+
+async def test_consumers_of_past_processes_are_pruned_only_when_idle_and_empty(
+    settings: Settings, redis: RedisClient
+) -> None:
+    stream = Stream(f"{{{settings.key_prefix}:s}}:prune", "g")
+    await ensure_groups(redis, [stream])
+    await _xadd(redis, stream.name, "a")
+    await redis.xreadgroup(stream.group, "holds-pending", {stream.name: ">"}, count=1)
+    await redis.xgroup_createconsumer(stream.name, stream.group, "empty")
+    await asyncio.sleep(0.05)
+    assert await prune_consumers(redis, stream, idle_ms=10) == ["empty"]
+    names = {c["name"] for c in await redis.xinfo_consumers(stream.name, stream.group)}
+    assert names == {b"holds-pending"}
