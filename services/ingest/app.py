@@ -1,35 +1,54 @@
-"""Ingest HTTP API: authenticate → read → parse → accept onto the received stream.
+"""Ingest HTTP API: authenticate → read → parse → rate-limit → accept onto the received stream.
 
 A partner gets `202` only after its story is on the stream (the XADD inside the
 accept script succeeded); Redis trouble is a `503` with `Retry-After` and leaves
-nothing behind.
+nothing behind. Parsing, validation and normalisation live in pure modules
+(`formats`, `ninjs`, `newsml`, `nitf`); this module only wires them to HTTP and Redis.
 """
 
-import json
+from __future__ import annotations
+
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
+from redis.exceptions import RedisError, ResponseError
 
-from services.ingest.acceptance import accept
-from services.ingest.ninjs import ItemError, story_from_ninjs
+from services.ingest import auth, responses
+from services.ingest.acceptance import Acceptance, accept
+from services.ingest.formats import (
+    ACCEPTED_TYPES,
+    JSON_TYPES,
+    NDJSON_TYPES,
+    XML_TYPES,
+    UnsupportedType,
+    media_type,
+    read_items,
+)
+from services.ingest.items import ItemError, ParsedItem, PayloadError
+from services.ingest.ratelimit import take
+from services.ingest.responses import BatchResult, ItemResult, OutletState, StoryStatus
+from services.ingest.schemas import NinjsSchemas
 from shared import status
 from shared.config import NewsroomConfig, Partner, load_config
 from shared.connections import RedisClient, make_redis
 from shared.events import StoryReceived, utcnow
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
-from shared.problems import Problem, install_problem_handlers
+from shared.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from shared.settings import Settings
 from shared.streams import Streams, backlog, groups_present
 
 log = get_logger(__name__)
+
+_CODES = {"accepted": 202, "duplicate": 200, "superseded": 200, "killed": 409}
 
 
 class Backlog:
@@ -43,10 +62,50 @@ class Backlog:
     async def too_long(self) -> bool:
         now = time.monotonic()
         if now - self._checked_at > 0.5:
-            lag, pending = await backlog(self.redis, self.streams.received)
-            self._size = lag + pending
+            size = 0
+            for stream in (self.streams.received, self.streams.received_priority):
+                lag, pending = await backlog(self.redis, stream)
+                size += lag + pending
+            self._size = size
             self._checked_at = now
         return self._size >= self.limit
+
+
+def _problem_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
+    schema = responses.Problem.model_json_schema()
+    return {
+        code: {"description": f"Problem ({code})", "content": {PROBLEM_JSON: {"schema": schema}}}
+        for code in codes
+    }
+
+
+_POST_DOCS: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One ninjs item (1.x/2.x/3.x), a JSON array or NDJSON of items, a NewsML-G2 "
+        "newsItem or newsMessage, or an NITF document.",
+        "content": {
+            **{
+                kind: {
+                    "schema": {"type": "object", "required": ["uri"], "additionalProperties": True},
+                    "examples": {
+                        "ninjs2": {"value": responses.NINJS_EXAMPLE},
+                        "ninjs3": {"value": responses.NINJS3_EXAMPLE},
+                    },
+                }
+                for kind in sorted(JSON_TYPES)
+            },
+            **{
+                kind: {"schema": {"type": "string"}, "example": responses.NDJSON_EXAMPLE}
+                for kind in sorted(NDJSON_TYPES)
+            },
+            **{
+                kind: {"schema": {"type": "string"}, "example": responses.NEWSML_EXAMPLE}
+                for kind in sorted(XML_TYPES)
+            },
+        },
+    }
+}
 
 
 def create_app(settings: Settings | None = None, config: NewsroomConfig | None = None) -> FastAPI:
@@ -56,39 +115,49 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     keys = settings.keys
     streams = Streams.for_keys(keys)
     shedder = Backlog(redis, streams, settings.backlog_limit)
+    schemas = NinjsSchemas.load(settings.ninjs_schema_dir)
+    retry_after = {"Retry-After": str(settings.retry_after_seconds)}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await redis.aclose()
 
-    app = FastAPI(title="Newsroom ingest", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Newsroom ingest",
+        version="1",
+        lifespan=lifespan,
+        description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF.",
+    )
     install_problem_handlers(app, settings.retry_after_seconds)
     app.mount("/metrics", make_asgi_app())
 
-    def authenticated_partner(request: Request) -> Partner:
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Missing API key",
-                "Send 'Authorization: Bearer <your partner API key>'.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        partner = config.partner_for_key(key.strip())
-        if partner is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Unknown API key",
-                "The API key is not valid for any partner.",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        return partner
+    def unauthenticated(detail: str) -> Problem:
+        return Problem(
+            401,
+            "unauthenticated",
+            "Not authenticated",
+            detail,
+            headers={"WWW-Authenticate": 'Bearer realm="ingest"'},
+        )
 
-    PartnerDep = Annotated[Partner, Depends(authenticated_partner)]
+    def unavailable(detail: str) -> Problem:
+        return Problem(503, "redis-unavailable", "Storage unavailable", detail, headers=retry_after)
+
+    async def read_body(request: Request) -> bytes:
+        limit = settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        too_large = Problem(
+            413, "too-large", "Body too large", f"The body exceeds the limit of {limit} bytes."
+        )
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+        return bytes(body)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -105,95 +174,284 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             return JSONResponse({"status": "not ready", "reason": "consumer groups missing"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.post("/v1/stories", status_code=202)
-    async def post_story(request: Request, partner: PartnerDep) -> JSONResponse:
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise Problem(
-                413,
-                "too-large",
-                "Body too large",
-                f"{len(body)} bytes; the limit is {settings.max_body_bytes}.",
+    @app.post(
+        "/v1/stories",
+        status_code=202,
+        summary="Push one story or a batch",
+        response_model=ItemResult,
+        responses={
+            200: {
+                "description": "Duplicate or superseded version (nothing forwarded), or a batch "
+                "with one result per item.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/ItemResult"},
+                                {"$ref": "#/components/schemas/BatchResult"},
+                            ]
+                        }
+                    }
+                },
+            },
+            202: {
+                "description": "Accepted: the story is durably on the received stream.",
+                "content": {"application/json": {"example": responses.ACCEPTED_EXAMPLE}},
+            },
+            **_problem_docs(400, 401, 409, 413, 415, 422, 429, 503),
+        },
+        openapi_extra=_POST_DOCS,
+    )
+    async def post_story(request: Request) -> JSONResponse:
+        token = auth.bearer_token(request.headers)
+        partner: Partner | None = None
+        if token is not None:
+            partner = config.partner_for_key(token)
+            if partner is None:
+                raise unauthenticated("The API key is not valid for any partner.")
+        elif not auth.is_signed(request.headers):
+            raise unauthenticated(
+                "Send 'Authorization: Bearer <API key>' or sign the request with Standard Webhooks "
+                "headers (webhook-id, webhook-timestamp, webhook-signature)."
             )
+        kind, _ = media_type(request.headers.get("content-type"))
+        if kind not in ACCEPTED_TYPES:
+            raise Problem(
+                415,
+                "unsupported-media-type",
+                "Unsupported content type",
+                f"{kind or 'no content type'} is not accepted; send one of {', '.join(ACCEPTED_TYPES)}.",
+                headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},
+            )
+        body = await read_body(request)
+        if partner is None:
+            partner = auth.partner_by_signature(config, body, request.headers)
+            if partner is None:
+                raise unauthenticated("The Standard Webhooks signature matches no partner's secret.")
         try:
-            item = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Problem(400, "invalid-json", "Body is not valid JSON", str(exc)) from None
-        try:
-            story = story_from_ninjs(item, partner.id)
+            parsed = read_items(
+                body, request.headers.get("content-type"), partner.id, schemas, settings.max_original_bytes
+            )
+        except UnsupportedType as exc:  # unreachable after the check above; kept exhaustive
+            raise Problem(415, "unsupported-media-type", "Unsupported content type", str(exc)) from None
+        except PayloadError as exc:
+            raise Problem(400, exc.slug, exc.title, exc.detail, pointer=exc.where) from None
         except ItemError as exc:
             STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-            raise Problem(
-                422,
-                "invalid-item",
-                "Item does not satisfy ninjs",
-                f"{exc.pointer}: {exc.detail}",
-                pointer=exc.pointer,
-            ) from None
-        if await shedder.too_long():
-            raise Problem(
-                503,
-                "backlog",
-                "Pipeline backlog full",
-                "Enrich is behind; nothing was stored. Retry later.",
-                headers={"Retry-After": str(settings.retry_after_seconds)},
+            raise _invalid(exc) from None
+        if not parsed.batch and parsed.items[0].error is not None:
+            STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+            raise _invalid(parsed.items[0].error)
+
+        stories = [item for item in parsed.items if item.story is not None]
+        try:
+            decision = await take(
+                redis,
+                keys.rate_bucket(partner.id),
+                partner.rate_per_second or settings.rate_per_second,
+                partner.rate_burst or settings.rate_burst,
+                len(stories),
             )
+            if not decision.allowed:
+                raise Problem(
+                    429,
+                    "rate-limited",
+                    "Too many requests",
+                    f"Partner {partner.id!r} is over its rate limit; retry after "
+                    f"{decision.retry_after_seconds} s.",
+                    headers={"Retry-After": str(decision.retry_after_seconds)},
+                )
+            if stories and await shedder.too_long():
+                raise Problem(
+                    503,
+                    "backlog",
+                    "Pipeline backlog full",
+                    "Enrich is behind; nothing was stored. Retry later.",
+                    headers=retry_after,
+                )
+        except (RedisError, OSError) as exc:
+            if isinstance(exc, ResponseError):
+                raise
+            raise unavailable("Redis cannot be reached; nothing was stored. Retry later.") from None
+
         trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
-        event = StoryReceived(
-            story_id=story.id,
-            trace_id=trace_id,
-            received_at=utcnow(),
-            received_as="kill" if story.pubstatus == "canceled" else "new",
-            story=story,
-            source_format="ninjs2",
-            original=body[: settings.max_original_bytes].decode("utf-8", "replace"),
-        )
-        result = await accept(redis, keys, event)
-        structlog.contextvars.bind_contextvars(story_id=story.id, trace_id=trace_id)
-        STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
-        answer: dict[str, Any] = {
-            "id": story.id,
+        results = []
+        for index, item in enumerate(parsed.items):
+            result = await _ingest_one(item, partner, trace_id if not parsed.batch else uuid.uuid4().hex)
+            if parsed.batch:
+                result.index = index
+            results.append(result)
+        if not parsed.batch:
+            only = results[0]
+            if only.code == 503:
+                raise unavailable("Redis cannot be reached; nothing was stored. Retry later.")
+            if only.code == 409:
+                raise Problem(
+                    409,
+                    "killed",
+                    "Item was killed",
+                    f"Item {only.uri!r} was canceled (killed) at version {only.current_version}; "
+                    "a kill is final and no later version is accepted.",
+                    pointer="/uri",
+                    id=only.id,
+                    current_version=only.current_version,
+                )
+            return JSONResponse(only.model_dump(exclude_none=True), status_code=only.code)
+        if all(r.code == 503 for r in results if r.status != "skipped") and any(
+            r.code == 503 for r in results
+        ):
+            raise unavailable("Redis cannot be reached; nothing was stored. Retry later.")
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        batch = BatchResult(items=results, counts=counts)
+        return JSONResponse(batch.model_dump(exclude_none=True), status_code=200)
+
+    async def _ingest_one(item: ParsedItem, partner: Partner, trace_id: str) -> ItemResult:
+        if item.skipped is not None:
+            return ItemResult(status="skipped", code=200, format=item.source_format, detail=item.skipped)
+        if item.error is not None or item.story is None:
+            error = item.error or ItemError("/", "no story")
+            problem = _invalid(error)
+            return ItemResult(
+                status="invalid",
+                code=422,
+                format=item.source_format,
+                problem=responses.Problem.model_validate(problem.body()),
+            )
+        story = item.story
+        with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=trace_id):
+            event = StoryReceived(
+                story_id=story.id,
+                trace_id=trace_id,
+                received_at=utcnow(),
+                story=story,
+                source_format=item.source_format,
+                original=item.original.decode("utf-8", "replace"),
+            )
+            base = ItemResult(
+                status="accepted",
+                code=202,
+                id=story.id,
+                uri=story.uri,
+                version=story.version,
+                format=item.source_format,
+            )
+            try:
+                result: Acceptance = await accept(redis, keys, event)
+            except ResponseError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("story not stored: redis unavailable", error=repr(exc))
+                return base.model_copy(update={"status": "unavailable", "code": 503})
+            STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
+            if result.outcome != "accepted":
+                log.info("story not forwarded", outcome=result.outcome, version=story.version)
+                return base.model_copy(
+                    update={
+                        "status": result.outcome,
+                        "code": _CODES[result.outcome],
+                        "current_version": result.current_version,
+                    }
+                )
+            await _record_received(story.id, partner.id, event, result)
+            log.info("story accepted", version=story.version, received_as=result.received_as)
+            return base.model_copy(
+                update={
+                    "received_as": result.received_as,
+                    "entry_id": result.entry_id,
+                    "trace_id": trace_id,
+                }
+            )
+
+    async def _record_received(
+        story_id: str, partner_id: str, event: StoryReceived, result: Acceptance
+    ) -> None:
+        story = event.story
+        fields: dict[str, Any] = {
+            "partner": partner_id,
             "uri": story.uri,
             "version": story.version,
-            "status": result.outcome,
+            "headline": story.headline,
+            "trace_id": event.trace_id,
+            "stage": "received",
+            "received_as": result.received_as or "new",
+            "pubstatus": story.pubstatus,
+            "format": event.source_format,
         }
-        if result.outcome != "accepted":
-            log.info("story not forwarded", outcome=result.outcome)
-            answer["current_version"] = result.current_version
-            code = 409 if result.outcome == "killed" else 200
-            return JSONResponse(answer, status_code=code)
-        answer["entry_id"] = result.entry_id
-        answer["trace_id"] = trace_id
-        await status.record(
-            redis,
-            keys,
-            story.id,
-            "received",
-            {
-                "partner": partner.id,
-                "uri": story.uri,
-                "version": story.version,
-                "headline": story.headline,
-                "trace_id": trace_id,
-                "stage": "received",
-            },
-            service="ingest",
-        )
-        log.info("story accepted", version=story.version, entry_id=result.entry_id)
-        return JSONResponse(answer, status_code=202)
+        if story.embargoed:
+            fields["embargoed"] = story.embargoed.isoformat()
+        if story.expires:
+            fields["expires"] = story.expires.isoformat()
+        try:
+            await status.record(redis, keys, story_id, "received", fields, service="ingest")
+        except (RedisError, OSError) as exc:
+            # The story is already durably on the stream; enrich records its own status.
+            log.warning("status not recorded", error=repr(exc))
 
-    @app.get("/v1/stories/{story_id}")
-    async def get_story(story_id: str, partner: PartnerDep) -> dict[str, Any]:
-        if not story_id.startswith(partner.id + "-"):
-            raise Problem(
-                404,
-                "not-found",
-                "No such story",
-                f"No story {story_id!r} among partner {partner.id!r}'s items.",
-            )
+    @app.get(
+        "/v1/stories/{story_id}",
+        response_model=StoryStatus,
+        summary="Where a story is in the pipeline",
+        responses=_problem_docs(401, 404, 503),
+    )
+    async def get_story(story_id: str, request: Request) -> StoryStatus:
+        token = auth.bearer_token(request.headers)
+        caller = auth.reader(config, token) if token else None
+        if caller is None:
+            raise unauthenticated("Send 'Authorization: Bearer <partner API key or editor token>'.")
+        not_found = Problem(
+            404, "not-found", "No such story", f"No story {story_id!r} is visible to this caller."
+        )
+        if isinstance(caller, Partner) and not story_id.startswith(caller.id + "-"):
+            raise not_found
         found = await status.read(redis, keys, story_id)
         if found is None:
-            raise Problem(404, "not-found", "No such story", f"No story {story_id!r}.")
-        return {"id": story_id, **found}
+            raise not_found
+        return _story_status(story_id, found["status"], found["timeline"])
 
     return app
+
+
+def _invalid(error: ItemError) -> Problem:
+    return Problem(
+        422,
+        "invalid-item",
+        "Item is not acceptable",
+        f"{error.where}: {error.detail}",
+        pointer=error.where,
+    )
+
+
+def _iso(value: Any) -> str | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC).isoformat()
+    except (TypeError, ValueError):
+        return None
+
+
+def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
+    outlets: dict[str, OutletState] = {}
+    events = []
+    for entry in timeline:
+        event = str(entry.get("event", ""))
+        events.append({**entry, "at": _iso(entry.get("at"))})
+        state, _, outlet = event.partition(":")
+        if outlet and state in ("queued", "delivered", "failed"):
+            detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service")}
+            outlets[outlet] = OutletState(state=state, at=_iso(entry.get("at")), detail=detail)
+    version = fields.get("version")
+    return StoryStatus(
+        id=story_id,
+        partner=fields.get("partner"),
+        uri=fields.get("uri"),
+        version=int(version) if version and version.isdigit() else None,
+        headline=fields.get("headline"),
+        stage=fields.get("stage"),
+        received_as=fields.get("received_as"),
+        received_at=_iso(fields.get("received_at")),
+        enriched_at=_iso(fields.get("enriched_at")),
+        updated_at=_iso(fields.get("updated_at")),
+        outlets=outlets,
+        timeline=events,
+    )

@@ -1,0 +1,151 @@
+"""Which format a request carries, and the items in it (pure; no I/O).
+
+JSON (`application/json`, `application/vnd.iptc.ninjs+json`): one ninjs item, or
+an array of items (a batch). NDJSON (`application/x-ndjson`): one ninjs item per
+line (a batch). XML (`application/xml`, `text/xml`, `application/nitf+xml`,
+`application/vnd.iptc.g2.*+xml`): a NewsML-G2 newsItem, a newsMessage (a
+batch), or an NITF document. An explicit ninjs version may be declared with the
+media type parameter `version=` (e.g. `application/vnd.iptc.ninjs+json; version=1.0`);
+otherwise it is read from the payload.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from services.ingest.items import ItemError, ParsedItem, PayloadError
+from services.ingest.newsml import is_newsml, items_from_newsml
+from services.ingest.ninjs import detect_version, story_from_ninjs
+from services.ingest.nitf import is_nitf, story_from_nitf
+from services.ingest.schemas import NinjsSchemas
+from services.ingest.xmldocs import local, parse_xml
+
+JSON_TYPES = {"application/json", "application/vnd.iptc.ninjs+json"}
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
+XML_TYPES = {
+    "application/xml",
+    "text/xml",
+    "application/nitf+xml",
+    "application/vnd.iptc.g2.newsitem+xml",
+    "application/vnd.iptc.g2.newsmessage+xml",
+}
+ACCEPTED_TYPES = sorted(JSON_TYPES | NDJSON_TYPES | XML_TYPES)
+
+
+class UnsupportedType(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Parsed:
+    items: list[ParsedItem]
+    batch: bool
+
+
+def media_type(header: str | None) -> tuple[str, dict[str, str]]:
+    """`type/subtype` in lower case and its parameters."""
+    main, *params = (header or "").split(";")
+    parameters = {}
+    for param in params:
+        key, _, value = param.partition("=")
+        parameters[key.strip().lower()] = value.strip().strip('"')
+    return main.strip().lower(), parameters
+
+
+def read_items(
+    body: bytes, content_type: str | None, partner: str, schemas: NinjsSchemas, max_original: int
+) -> Parsed:
+    kind, params = media_type(content_type)
+    if kind in JSON_TYPES:
+        return _json(body, partner, schemas, params.get("version"), max_original)
+    if kind in NDJSON_TYPES:
+        return _ndjson(body, partner, schemas, params.get("version"), max_original)
+    if kind in XML_TYPES:
+        return _xml(body, partner, max_original)
+    raise UnsupportedType(kind or "(none)")
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(
+            "invalid-encoding",
+            "Body is not valid UTF-8",
+            f"byte {exc.start} (0x{body[exc.start]:02x}) is not valid UTF-8; JSON must be UTF-8 (RFC 8259)",
+            where=f"byte {exc.start}",
+        ) from None
+
+
+def _decode_json(text: str, line_offset: int = 0) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = exc.lineno + line_offset
+        raise PayloadError(
+            "invalid-json",
+            "Body is not valid JSON",
+            f"{exc.msg} at line {line}, column {exc.colno}",
+            where=f"line {line}, column {exc.colno}",
+        ) from None
+    except RecursionError:
+        raise PayloadError("invalid-json", "Body is not valid JSON", "nesting is too deep") from None
+
+
+def _ninjs_item(
+    item: Any, partner: str, schemas: NinjsSchemas, declared: str | None, original: bytes, prefix: str
+) -> ParsedItem:
+    if not isinstance(item, dict):
+        return ParsedItem(
+            "ninjs", original, error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
+        )
+    version = detect_version(item, declared)
+    source = f"ninjs{version.split('.')[0]}"
+    try:
+        schemas.check(item, version)
+        return ParsedItem(source, original, story=story_from_ninjs(item, partner, version))
+    except ItemError as exc:
+        return ParsedItem(source, original, error=ItemError(prefix + exc.where.rstrip("/"), exc.detail))
+
+
+def _json(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
+    document = _decode_json(_text(body))
+    if isinstance(document, list):
+        if not document:
+            raise ItemError("/", "an empty array carries no items")
+        return Parsed(
+            [
+                _ninjs_item(item, partner, schemas, declared, json.dumps(item).encode()[:cap], f"/{index}")
+                for index, item in enumerate(document)
+            ],
+            batch=True,
+        )
+    return Parsed([_ninjs_item(document, partner, schemas, declared, body[:cap], "")], batch=False)
+
+
+def _ndjson(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
+    text = _text(body)
+    items = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        item = _decode_json(line, line_offset=number - 1)
+        items.append(_ninjs_item(item, partner, schemas, declared, line.encode()[:cap], ""))
+    if not items:
+        raise ItemError("/", "the NDJSON body carries no items")
+    return Parsed(items, batch=True)
+
+
+def _xml(body: bytes, partner: str, cap: int) -> Parsed:
+    root = parse_xml(body)
+    if is_nitf(root):
+        try:
+            return Parsed([ParsedItem("nitf", body[:cap], story=story_from_nitf(root, partner))], False)
+        except ItemError as exc:
+            return Parsed([ParsedItem("nitf", body[:cap], error=exc)], False)
+    if is_newsml(root):
+        items = items_from_newsml(root, partner, cap)
+        return Parsed(items, batch=local(root.tag) == "newsMessage")
+    raise ItemError(f"/{local(root.tag)}", "not a NewsML-G2 newsItem/newsMessage or an NITF document")

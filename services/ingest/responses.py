@@ -1,0 +1,119 @@
+"""The shapes ingest answers with, documented in OpenAPI with real examples."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.events import ReceivedAs
+
+ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped", "unavailable"]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    pointer: str | None = Field(None, description="JSON pointer or XPath of the offending field.")
+
+
+class ItemResult(BaseModel):
+    """What happened to one item."""
+
+    index: int | None = Field(None, description="Position of the item in a batch.")
+    status: ItemStatus
+    code: int = Field(description="The HTTP status this item alone would have had.")
+    id: str | None = Field(None, description="Story id: stable for all versions of the item.")
+    uri: str | None = None
+    version: int | None = None
+    received_as: ReceivedAs | None = None
+    current_version: int | None = Field(None, description="Newest version already held.")
+    entry_id: str | None = Field(None, description="Entry on the received stream.")
+    trace_id: str | None = None
+    format: str | None = None
+    problem: Problem | None = None
+    detail: str | None = None
+
+
+class BatchResult(BaseModel):
+    items: list[ItemResult]
+    counts: dict[str, int]
+
+
+class OutletState(BaseModel):
+    state: Literal["queued", "delivered", "failed"]
+    at: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoryStatus(BaseModel):
+    """Where a story is in the pipeline, with ISO 8601 timestamps."""
+
+    id: str
+    partner: str | None = None
+    uri: str | None = None
+    version: int | None = None
+    headline: str | None = None
+    stage: str | None = None
+    received_as: str | None = None
+    received_at: str | None = None
+    enriched_at: str | None = None
+    updated_at: str | None = None
+    outlets: dict[str, OutletState] = Field(default_factory=dict)
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+
+
+NINJS_EXAMPLE: dict[str, Any] = {
+    "uri": "urn:newsml:example.com:20240501:quake-update",
+    "version": "2",
+    "versioncreated": "2024-05-01T10:32:00Z",
+    "firstcreated": "2024-05-01T09:58:00Z",
+    "pubstatus": "usable",
+    "urgency": 3,
+    "language": "en",
+    "headlines": [{"role": "main", "value": "Strong earthquake shakes central Chile"}],
+    "bodies": [
+        {"role": "main", "contenttype": "text/html", "value": "<p>A magnitude 6.8 quake struck...</p>"}
+    ],
+    "by": "Ana Ruiz",
+    "located": "Santiago",
+}
+NINJS3_EXAMPLE: dict[str, Any] = {
+    "uri": "urn:newsml:example.com:20240501:vote",
+    "version": "1",
+    "versionCreated": "2024-05-01T10:00:00Z",
+    "pubStatus": "usable",
+    "embargoedUntil": "2024-05-01T18:00:00Z",
+    "language": "en",
+    "headlines": [{"value": "Parliament votes on budget"}],
+}
+NEWSML_EXAMPLE = """<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:newsml:example.com:1" \
+version="3" standard="NewsML-G2" standardversion="2.35">
+  <itemMeta><itemClass qcode="ninat:text"/><provider qcode="nprov:EXAMPLE"/>
+    <versionCreated>2024-05-01T10:00:00Z</versionCreated><pubStatus qcode="stat:usable"/></itemMeta>
+  <contentMeta><urgency>4</urgency><headline>Fed holds rates</headline><language tag="en"/></contentMeta>
+  <contentSet><inlineXML contenttype="application/xhtml+xml">
+    <html xmlns="http://www.w3.org/1999/xhtml"><body><p>The Fed held rates.</p></body></html>
+  </inlineXML></contentSet>
+</newsItem>"""
+NDJSON_EXAMPLE = (
+    '{"uri": "urn:example:1", "headlines": [{"value": "First"}]}\n'
+    '{"uri": "urn:example:2", "headlines": [{"value": "Second"}]}\n'
+)
+ACCEPTED_EXAMPLE = {
+    "index": None,
+    "status": "accepted",
+    "code": 202,
+    "id": "reuters-5d0a3b1c2e4f6a7b8c9d",
+    "uri": "urn:newsml:example.com:20240501:quake-update",
+    "version": 2,
+    "received_as": "update",
+    "entry_id": "1714559520000-0",
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "format": "ninjs2",
+}

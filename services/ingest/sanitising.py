@@ -1,0 +1,56 @@
+"""HTML bodies reduced to a safe subset before anything downstream sees them.
+
+nh3 (the Rust `ammonia` sanitiser) drops scripts and styles with their content,
+every `on*` event handler and any URL scheme outside http(s)/mailto, so a
+partner's markup can never run in an outlet's page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+_BLOCK_END = re.compile(r"<(?:/p|br|/div|/h[1-6]|/li|/section|/blockquote)\b[^>]*>", re.IGNORECASE)
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl", "dt",
+    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li",
+    "ol", "p", "pre", "q", "s", "section", "small", "span", "strong", "sub", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "*": {"lang", "dir"},
+}
+_SCHEMES = {"http", "https", "mailto"}
+
+
+def clean_html(markup: str) -> str:
+    """Safe HTML: allowed tags and attributes only, no scripts, handlers or `javascript:` URLs."""
+    if not markup:
+        return ""
+    cleaned: str = nh3.clean(
+        markup,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+    return cleaned.strip()
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML paragraphs (blank lines separate paragraphs)."""
+    paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n")]
+    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs if p)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of a fragment (for plain-text fields such as description)."""
+    stripped: str = nh3.clean(_BLOCK_END.sub(" ", markup), tags=set(), attributes={})
+    return " ".join(html.unescape(stripped).split())

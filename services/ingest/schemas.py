@@ -1,0 +1,121 @@
+"""IPTC's published ninjs JSON schemas, loaded once and used to validate items.
+
+The schemas are IPTC's files (`ninjs-schema_<major>.<minor>.json`), read from the
+folder in the `ninjs_schema_dir` setting; `$ref`s are resolved only against
+files in that folder (GeoJSON included), never fetched over the network. Without
+the folder, items are still checked by the normaliser's own rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource
+
+from services.ingest.items import ItemError, pointer
+
+_SCHEMA_FILE = re.compile(r"^ninjs-schema_(\d+)\.(\d+)\.json$")
+
+
+@dataclass
+class NinjsSchemas:
+    """Validators by ninjs version ("1.6", "2.1", …) plus the newest of each major."""
+
+    validators: dict[str, Validator] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path | None) -> NinjsSchemas:
+        if folder is None or not folder.is_dir():
+            return cls()
+        documents: dict[str, dict[str, Any]] = {}
+        for path in [*folder.glob("*.json"), *folder.parent.glob("validation/test_suite/*.json")]:
+            documents[path.name] = json.loads(path.read_text(encoding="utf-8"))
+        resources = {
+            str(doc.get("$id") or doc.get("id") or name): Resource.from_contents(
+                doc, default_specification=_spec_of(doc)
+            )
+            for name, doc in documents.items()
+            if isinstance(doc, dict)
+        }
+
+        def refuse_remote(uri: str) -> Resource[Any]:
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+        registry: Registry[Any] = Registry(retrieve=refuse_remote).with_resources(  # type: ignore[call-arg]
+            resources.items()
+        )
+        validators: dict[str, Validator] = {}
+        for name, doc in documents.items():
+            match = _SCHEMA_FILE.match(name)
+            if not match:
+                continue
+            validator_class = validator_for(doc, default=Draft202012Validator)
+            validators[f"{match[1]}.{match[2]}"] = validator_class(
+                doc, registry=registry, format_checker=validator_class.FORMAT_CHECKER
+            )
+        return cls(validators)
+
+    def pick(self, version: str) -> tuple[str, Validator] | None:
+        """The schema for "2.1", or for a bare major ("2") the newest 2.x."""
+        if version in self.validators:
+            return version, self.validators[version]
+        major = version.split(".")[0]
+        candidates = sorted(
+            (v for v in self.validators if v.split(".")[0] == major),
+            key=lambda v: tuple(int(p) for p in v.split(".")),
+        )
+        if not candidates:
+            return None
+        return candidates[-1], self.validators[candidates[-1]]
+
+    def check(self, item: Any, version: str) -> None:
+        """Raise ItemError naming the first schema violation (by JSON pointer)."""
+        picked = self.pick(version)
+        if picked is None:
+            return
+        schema_version, validator = picked
+        error = best_match(validator.iter_errors(item))
+        if error is not None:
+            raise ItemError(_where(error), f"{_explain(error)} (ninjs {schema_version} schema)")
+
+
+def _spec_of(doc: dict[str, Any]) -> Any:
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    return specification_with(str(doc.get("$schema", "")), default=DRAFT202012)
+
+
+def _where(error: ValidationError) -> str:
+    path = list(error.absolute_path)
+    if (
+        error.validator == "required"
+        and isinstance(error.instance, dict)
+        and isinstance(error.validator_value, list)
+    ):
+        missing = next((p for p in error.validator_value if p not in error.instance), None)
+        if missing is not None:
+            path.append(missing)
+    elif error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(
+        error.instance, dict
+    ):
+        extra = re.findall(r"'([^']+)'", error.message)
+        if extra:
+            path.append(extra[0])
+    return pointer(*path) if path else "/"
+
+
+def _explain(error: ValidationError) -> str:
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > 80 and message.startswith(shown):
+        message = "the value" + message[len(shown) :]
+    return message if len(message) <= 300 else message[:297] + "..."
