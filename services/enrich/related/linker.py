@@ -1,0 +1,100 @@
+"""Related links and duplicates for a story, against the shared index.
+
+`link_and_index` is enrich's step (earlier stories only, then index the story);
+`related_to` answers editors' "what else do we have on this?" over the whole
+index, earlier and later. Scoring is in `scoring`, storage in `index`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.enrich.related.features import IndexEntry, analyse, weigh
+from services.enrich.related.index import PutOutcome, StoryIndex
+from services.enrich.related.scoring import Policy, diversify, split_duplicates, to_duplicate, to_link
+from shared.events import RelatedLink
+from shared.logging import get_logger
+from shared.story import EntityTag, Story
+
+log = get_logger(__name__)
+
+QUERY_TERMS = 20  # postings read per lookup for terms (entities: all the story's)
+
+
+@dataclass(frozen=True)
+class Links:
+    related: list[RelatedLink] = field(default_factory=list)
+    duplicates: list[RelatedLink] = field(default_factory=list)
+    outcome: PutOutcome | None = None  # what indexing did ("stale": a newer version exists)
+
+
+class RelatedLinker:
+    def __init__(
+        self, index: StoryIndex, *, k: int = 5, window_days: float = 30.0, policy: Policy = Policy()
+    ) -> None:
+        self.index, self.k, self.window, self.policy = index, k, window_days * 86400.0, policy
+
+    def query_weights(self, entry: IndexEntry) -> dict[str, float]:
+        """Posting key -> weight: the story's strongest terms and every entity, each unit length."""
+        weights = {
+            self.index.term_posting(entry.language, term): weight
+            for term, weight in list(entry.terms.items())[:QUERY_TERMS]
+        }
+        norm = math.sqrt(sum(w * w for _, w in entry.entities.values())) or 1.0
+        for entity_id, (_, rarity) in entry.entities.items():
+            weights[self.index.entity_posting(entry.language, entity_id)] = rarity / norm
+        return weights
+
+    async def link_and_index(
+        self, story: Story, tags: Iterable[EntityTag], *, received_at: datetime, now: datetime
+    ) -> Links:
+        """Earlier related stories and duplicates of `story`, then `story` into the index.
+
+        A kill only removes: a dead story gets no links and is never offered again.
+        """
+        clock = now.timestamp()
+        if story.pubstatus == "canceled":
+            outcome = await self.index.kill(story.id, now=clock)
+            log.info("related index: story removed", story_id=story.id, outcome=outcome)
+            return Links(outcome=outcome)
+        analysis = analyse(story, tags, received_at)
+        df, docs = await self.index.frequencies(analysis.df_fields())
+        entry = weigh(analysis, df, docs)
+        candidates = await self.index.candidates(
+            entry,
+            self.query_weights(entry),
+            now=clock,
+            earlier_than=entry.first,
+            since=entry.first - self.window,
+        )
+        related, duplicates = split_duplicates(entry, candidates, self.policy)
+        chosen = diversify(related, self.k, self.policy)
+        outcome = await self.index.put(entry, analysis.df_fields(), now=clock)
+        log.info(
+            "related links",
+            story_id=story.id,
+            candidates=len(candidates),
+            related=len(chosen),
+            duplicates=len(duplicates),
+            outcome=outcome,
+        )
+        return Links(
+            related=[to_link(s, entry.first) for s in chosen],
+            duplicates=[to_duplicate(d) for d in duplicates],
+            outcome=outcome,
+        )
+
+    async def related_to(self, story_id: str, k: int, *, now: datetime) -> Links | None:
+        """Best related stories across the whole index (earlier and later); None if not indexed."""
+        entry = await self.index.get(story_id)
+        if entry is None:
+            return None
+        candidates = await self.index.candidates(entry, self.query_weights(entry), now=now.timestamp())
+        related, duplicates = split_duplicates(entry, candidates, self.policy)
+        return Links(
+            related=[to_link(s, entry.first) for s in diversify(related, k, self.policy)],
+            duplicates=[to_duplicate(d) for d in duplicates],
+        )

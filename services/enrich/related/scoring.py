@@ -1,0 +1,161 @@
+"""Ranking candidates into related links and duplicates (pure).
+
+score = relevance × time prior, where
+- relevance = lexical cosine of the top-term vectors, blended with the cosine
+  of rarity-weighted (idf) shared entity ids when both stories carry entities
+  (without entity tags the lexical part carries all the weight);
+- time prior = (1 - TIME_WEIGHT) + TIME_WEIGHT · exp(-days apart / tau), so
+  closeness in time breaks ties between similar stories but never creates a link.
+Near-duplicates (MinHash Jaccard ≥ DUPLICATE_JACCARD) are reported separately
+and never offered as related; the k related links are chosen by maximal
+marginal relevance so they are not all one thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from services.enrich.related import minhash
+from services.enrich.related.features import IndexEntry
+from shared.events import RelatedLink
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    lexical_weight: float = 0.6  # of relevance, when both stories have entities
+    time_weight: float = 0.2
+    tau_days: float = 10.0
+    min_score: float = 0.1  # below this a link is not worth an editor's attention
+    diversity: float = 0.3  # MMR: share of the redundancy penalty
+    duplicate_jaccard: float = minhash.DUPLICATE_JACCARD
+
+
+@dataclass(frozen=True)
+class Scored:
+    entry: IndexEntry
+    score: float
+    lexical: float
+    entity: float | None
+    shared: list[str] = field(default_factory=list)  # names of the shared entities, rarest first
+    days_apart: float = 0.0
+    jaccard: float = 0.0
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(b) < len(a):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def entity_overlap(query: IndexEntry, other: IndexEntry) -> tuple[float | None, list[str]]:
+    """Cosine over idf-weighted entity sets; None when either story has no entities."""
+    if not query.entities or not other.entities:
+        return None, []
+    shared = sorted(
+        (eid for eid in query.entities if eid in other.entities), key=lambda e: -query.entities[e][1]
+    )
+    if not shared:
+        return 0.0, []
+    dot = sum(query.entities[e][1] * other.entities[e][1] for e in shared)
+    norm_q = math.sqrt(sum(w * w for _, w in query.entities.values()))
+    norm_o = math.sqrt(sum(w * w for _, w in other.entities.values()))
+    return dot / (norm_q * norm_o), [query.entities[e][0] for e in shared]
+
+
+def score(query: IndexEntry, other: IndexEntry, policy: Policy = Policy()) -> Scored:
+    lexical = cosine(query.terms, other.terms)
+    entity, shared = entity_overlap(query, other)
+    if entity is None:
+        relevance = lexical
+    else:
+        relevance = policy.lexical_weight * lexical + (1 - policy.lexical_weight) * entity
+    days = abs(query.first - other.first) / DAY
+    prior = (1 - policy.time_weight) + policy.time_weight * math.exp(-days / policy.tau_days)
+    return Scored(
+        entry=other,
+        score=relevance * prior,
+        lexical=lexical,
+        entity=entity,
+        shared=shared,
+        days_apart=days,
+        jaccard=minhash.jaccard(query.sketch, other.sketch),
+    )
+
+
+def split_duplicates(
+    query: IndexEntry, candidates: Iterable[IndexEntry], policy: Policy = Policy()
+) -> tuple[list[Scored], list[Scored]]:
+    """(related candidates, near-duplicates), each scored; itself and its versions left out."""
+    related, duplicates = [], []
+    for other in candidates:
+        if other.story_id == query.story_id:
+            continue
+        scored = score(query, other, policy)
+        if scored.jaccard >= policy.duplicate_jaccard:
+            duplicates.append(scored)
+        else:
+            related.append(scored)
+    duplicates.sort(key=lambda s: -s.jaccard)
+    return related, duplicates
+
+
+def diversify(ranked: Iterable[Scored], k: int, policy: Policy = Policy()) -> list[Scored]:
+    """Maximal marginal relevance over candidates above the threshold: k links, several threads.
+
+    A candidate that is a near-duplicate of one already chosen is the same thread
+    told again and is skipped outright.
+    """
+    pool = sorted((s for s in ranked if s.score >= policy.min_score), key=lambda s: -s.score)
+    chosen: list[Scored] = []
+    while pool and len(chosen) < k:
+        best_index, best_value = 0, -math.inf
+        for index, candidate in enumerate(pool):
+            redundancy = max((cosine(candidate.entry.terms, c.entry.terms) for c in chosen), default=0.0)
+            value = (1 - policy.diversity) * candidate.score - policy.diversity * redundancy
+            if value > best_value:
+                best_index, best_value = index, value
+        pick = pool.pop(best_index)
+        chosen.append(pick)
+        pool = [
+            s for s in pool if minhash.jaccard(s.entry.sketch, pick.entry.sketch) < policy.duplicate_jaccard
+        ]
+    return chosen
+
+
+def explain(scored: Scored, query_first: float) -> str:
+    days = scored.days_apart
+    when = "same day" if days < 1 else f"{days:.0f} day{'s' if round(days) != 1 else ''}"
+    direction = "" if days < 1 else (" earlier" if scored.entry.first <= query_first else " later")
+    parts = [f"shares {', '.join(scored.shared[:5])}"] if scored.shared else []
+    parts.append(f"{scored.lexical:.0%} lexical overlap")
+    parts.append(when + direction)
+    parts.append(f"score {scored.score:.2f}")
+    return "; ".join(parts)
+
+
+def to_link(scored: Scored, query_first: float) -> RelatedLink:
+    return RelatedLink(
+        story_id=scored.entry.story_id,
+        uri=scored.entry.uri,
+        headline=scored.entry.headline,
+        score=round(scored.score, 4),
+        shared_entities=scored.shared,
+        days_apart=round(scored.days_apart, 2),
+        reason=explain(scored, query_first),
+    )
+
+
+def to_duplicate(scored: Scored) -> RelatedLink:
+    return RelatedLink(
+        story_id=scored.entry.story_id,
+        uri=scored.entry.uri,
+        headline=scored.entry.headline,
+        score=round(scored.jaccard, 4),
+        shared_entities=scored.shared,
+        days_apart=round(scored.days_apart, 2),
+        reason=f"same story from another source: {scored.jaccard:.0%} of its text shingles shared",
+    )

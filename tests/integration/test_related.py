@@ -1,0 +1,223 @@
+"""Related links and duplicates on a real Redis index: the acceptance stories of issue 5.
+
+The ceasefire story (the shape of ../shared/data/samples/published-article.txt,
+written anew here) arrives after two earlier stories on the Nagorno-Karabakh
+fighting, an older one outside the window, a ceasefire elsewhere, and unrelated
+wire copy; it must link exactly the two earlier ones, with reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.enrich.related.index import IndexPolicy, StoryIndex
+from services.enrich.related.linker import RelatedLinker
+from shared.connections import RedisClient
+from shared.settings import Settings
+from shared.story import EntityTag, Story
+
+pytestmark = pytest.mark.integration
+
+CEASEFIRE_AT = datetime(2016, 4, 5, 14, 0, tzinfo=UTC)
+
+
+def at(days_before: float) -> datetime:
+    return CEASEFIRE_AT - timedelta(days=days_before)
+
+
+def story(partner: str, uri: str, when: datetime, headline: str, body: str, **fields: Any) -> Story:
+    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in body.strip().split("\n\n"))
+    return Story(
+        partner=partner,
+        uri=uri,
+        firstcreated=when,
+        versioncreated=fields.pop("versioncreated", when),
+        language="en",
+        headline=headline,
+        body_html=paragraphs,
+        **fields,
+    )
+
+
+CEASEFIRE = story(
+    "wire-a",
+    "urn:a:ceasefire",
+    CEASEFIRE_AT,
+    "A ceasefire has been declared in Nagorno-Karabakh",
+    """
+    Azerbaijan and the breakaway region of Nagorno-Karabakh said on Tuesday they were halting
+    hostilities after four days of intense fighting that had raised fears of all-out war between
+    Azerbaijan and Armenia.
+
+    Dozens of soldiers were killed on both sides in the flare-up of the decades-old ethnic conflict
+    between mainly Muslim Azeris and their Christian Armenian neighbours. The war after the Soviet
+    collapse killed about 30,000 people.
+
+    Azerbaijan's defence ministry said military actions on the contact line between the armed forces
+    of Armenia and Azerbaijan were halted by mutual agreement. Separatist forces in Nagorno-Karabakh
+    said they had been ordered to halt fire.
+
+    Russia, France and the United States, who mediate in the conflict as the Minsk Group, planned
+    to send envoys to the region. Turkey said it would stand by Azerbaijan; Moscow has a defence
+    alliance with Armenia.
+    """,
+)
+
+PUTIN = story(
+    "wire-b",
+    "urn:b:putin",
+    at(2.5),
+    "Putin tells Armenia and Azerbaijan to cool it after fighting erupts in disputed region",
+    """
+    Russian President Vladimir Putin urged Armenia and Azerbaijan to stop fighting over
+    Nagorno-Karabakh after the worst clashes in the breakaway region in years.
+
+    Azerbaijan said a dozen of its soldiers were killed and a helicopter was shot down; the
+    Armenian-backed separatists of Nagorno-Karabakh reported their own losses and accused Azeri
+    forces of shelling villages along the contact line.
+
+    The Kremlin called on both sides to show restraint. Russia sells weapons to both countries
+    and has a military base in Armenia.
+    """,
+)
+
+ERUPTS = story(
+    "wire-a",
+    "urn:a:erupts",
+    at(3.5),
+    "Heavy fighting erupts between Azerbaijan and Armenian separatists in Nagorno-Karabakh",
+    """
+    Azerbaijan and ethnic Armenian separatists in Nagorno-Karabakh accused each other of
+    launching attacks along the contact line, in the fiercest fighting since a 1994 truce.
+
+    Armenia's defence ministry said Azeri forces had attacked with tanks, artillery and
+    helicopters. Azerbaijan said its soldiers were killed repelling separatist shelling.
+
+    The Minsk Group of Russia, France and the United States has mediated in the
+    Nagorno-Karabakh conflict for two decades without a settlement.
+    """,
+)
+
+OLD_KARABAKH = story(
+    "wire-a",
+    "urn:a:old-karabakh",
+    at(90),
+    "Armenia and Azerbaijan presidents meet on Nagorno-Karabakh, no breakthrough",
+    """
+    The presidents of Armenia and Azerbaijan met in Switzerland to discuss the
+    Nagorno-Karabakh conflict but reported no breakthrough, Minsk Group mediators said.
+
+    The talks were the first in a year over the breakaway region, where sporadic fighting
+    on the contact line has killed soldiers on both sides.
+    """,
+)
+
+SYRIA = story(
+    "wire-b",
+    "urn:b:syria",
+    at(1),
+    "Syria truce largely holds as Geneva peace talks resume",
+    """
+    A cessation of hostilities in Syria brokered by the United States and Russia largely held
+    on Monday as United Nations envoy Staffan de Mistura prepared to resume peace talks in Geneva.
+
+    Opposition groups reported violations near Aleppo and Damascus, and the Syrian government
+    accused rebels of shelling army positions.
+    """,
+)
+
+UNRELATED = [
+    story(
+        "wire-a",
+        "urn:a:stocks",
+        at(1),
+        "Wall Street closes higher as oil prices rally",
+        """
+        U.S. stocks rose on Monday, led by energy shares, as crude oil prices rallied on hopes of a
+        production freeze by major exporters. The Dow Jones industrial average gained 0.6 percent and
+        the Nasdaq composite added 0.8 percent.
+        """,
+    ),
+    story(
+        "wire-b",
+        "urn:b:football",
+        at(2),
+        "Barcelona beat Atletico Madrid in Champions League quarter-final first leg",
+        """
+        Luis Suarez scored twice as Barcelona came from behind to beat ten-man Atletico Madrid 2-1
+        at the Camp Nou in the first leg of their Champions League quarter-final.
+        """,
+    ),
+    story(
+        "wire-a",
+        "urn:a:floods",
+        at(4),
+        "Monsoon floods cut off villages in northern Bangladesh",
+        """
+        Heavy rain flooded hundreds of villages in northern Bangladesh, cutting roads and leaving
+        thousands of families without clean water, disaster management officials said.
+        """,
+    ),
+    story(
+        "wire-b",
+        "urn:b:phones",
+        at(6),
+        "Smartphone maker unveils cheaper model to win back buyers",
+        """
+        The company introduced a smaller, cheaper handset with a faster processor and a better
+        camera, hoping to revive sales that slowed for the first time since its launch.
+        """,
+    ),
+]
+
+
+def place(name: str, qid: str) -> EntityTag:
+    return EntityTag(name=name, uri=f"http://www.wikidata.org/entity/{qid}", kind="place", relevance=0.9)
+
+
+# What an entity tagger would find (issue 4); the scorer must work with and without them.
+TAGS = {
+    CEASEFIRE.id: [place("Azerbaijan", "Q227"), place("Armenia", "Q399"), place("Nagorno-Karabakh", "Q2346")],
+    PUTIN.id: [place("Armenia", "Q399"), place("Azerbaijan", "Q227"), place("Nagorno-Karabakh", "Q2346")],
+    ERUPTS.id: [place("Azerbaijan", "Q227"), place("Nagorno-Karabakh", "Q2346"), place("Armenia", "Q399")],
+    SYRIA.id: [place("Syria", "Q858"), place("Geneva", "Q71"), place("Aleppo", "Q41183")],
+}
+
+
+@pytest.fixture
+def linker(redis: RedisClient, settings: Settings) -> RelatedLinker:
+    return RelatedLinker(StoryIndex(redis, settings.keys, IndexPolicy()), k=5, window_days=30)
+
+
+async def ingest(linker: RelatedLinker, stories: list[Story], *, tagged: bool) -> None:
+    for s in stories:
+        await linker.link_and_index(
+            s, TAGS.get(s.id, []) if tagged else [], received_at=s.versioncreated or CEASEFIRE_AT, now=NOW
+        )
+
+
+NOW = CEASEFIRE_AT + timedelta(minutes=5)
+EARLIER = [OLD_KARABAKH, ERUPTS, *UNRELATED[:2], PUTIN, SYRIA, *UNRELATED[2:]]
+
+
+@pytest.mark.parametrize("tagged", [False, True], ids=["without-entities", "with-entities"])
+async def test_ceasefire_links_exactly_the_two_earlier_stories(linker: RelatedLinker, tagged: bool) -> None:
+    await ingest(linker, EARLIER, tagged=tagged)
+    links = await linker.link_and_index(
+        CEASEFIRE, TAGS[CEASEFIRE.id] if tagged else [], received_at=NOW, now=NOW
+    )
+    assert {link.story_id for link in links.related} == {PUTIN.id, ERUPTS.id}
+    assert links.duplicates == []
+    by_id = {link.story_id: link for link in links.related}
+    assert by_id[PUTIN.id].days_apart == pytest.approx(2.5)
+    assert by_id[ERUPTS.id].days_apart == pytest.approx(3.5)
+    for link in links.related:
+        assert link.score > 0
+        assert "earlier" in link.reason
+        assert f"score {link.score:.2f}" in link.reason
+        if tagged:
+            assert set(link.shared_entities) == {"Azerbaijan", "Armenia", "Nagorno-Karabakh"}
+            assert "shares" in link.reason
