@@ -64,6 +64,11 @@ class Keys:
         """Delivery done/failed events, for the queue page and operators."""
         return f"{self._tag('events')}:deliveries"
 
+    @property
+    def delivery_changes(self) -> str:
+        """Every delivery state change (capped notification feed for the live queue page)."""
+        return f"{self._tag('events')}:delivery-changes"
+
     def failures(self, stream: str) -> str:
         """Hash: entry id -> last error, beside the stream it belongs to."""
         tag_end = stream.index("}") + 1
@@ -75,6 +80,14 @@ class Keys:
 
     def story_timeline(self, story_id: str) -> str:
         return f"{self._tag('story:' + story_id)}:timeline"
+
+    def story_versions(self, story_id: str) -> str:
+        """Hash: version -> the enriched story publish received (for the story view)."""
+        return f"{self._tag('story:' + story_id)}:versions"
+
+    def story_deliveries(self, story_id: str) -> str:
+        """Hash: delivery id -> outlet, every delivery publish created for the story."""
+        return f"{self._tag('story:' + story_id)}:deliveries"
 
     # --- publish -------------------------------------------------------------------
     def outlet(self, outlet: str, part: str) -> str:

@@ -22,3 +22,6 @@ END_TO_END_SECONDS = Histogram(
     "From ingest acceptance to outlet acknowledgement",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+OUTLET_DISABLED = Gauge(
+    "newsroom_outlet_disabled", "1 while an outlet is disabled (it answered 410 Gone)", ["outlet"]
+)

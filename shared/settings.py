@@ -89,6 +89,22 @@ class Settings(BaseSettings):
         description="Delays between delivery attempts (Standard Webhooks' default schedule).",
     )
     outlet_concurrency: int = Field(4, description="Concurrent deliveries per outlet.")
+    retry_jitter: float = Field(0.2, description="Retry delays vary by up to this fraction either way.")
+    retry_after_max_seconds: float = Field(
+        86400.0, description="Longest Retry-After an outlet may ask for; longer answers are capped."
+    )
+    publish_poll_ms: int = Field(
+        200, description="How often each outlet's sender looks for due deliveries (embargo release, peers)."
+    )
+    delivery_lease_seconds: float = Field(
+        30.0,
+        description="A delivery 'sending' longer than this (plus its timeout) was lost with its worker "
+        "and is queued again.",
+    )
+    delivery_retention_hours: float = Field(
+        168.0, description="Finished deliveries (delivered, failed, canceled) are kept this long."
+    )
+    atom_entries: int = Field(100, description="Entries kept in each outlet's Atom feed.")
 
     # HTTP
     host: str = Field("127.0.0.1", description="Interface the HTTP services bind.")

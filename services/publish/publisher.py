@@ -1,0 +1,277 @@
+"""Publish's use cases over the outlet queues: accept an enriched story, act as an editor asks.
+
+Routing and formatting are pure (routing.py, formats.py); the queue's rules live
+in its scripts (queue.py). This module strings them together, records every
+decision in the story's timeline, and announces every delivery state change on
+the live feed the queue page listens to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.publish.formats import Rendition, event_type, render
+from services.publish.queue import STATUSES, Action, Delivery, OutletQueue
+from services.publish.routing import route
+from shared import status
+from shared.age import editor_flags, story_age_label
+from shared.config import NewsroomConfig, Outlet
+from shared.connections import RedisClient
+from shared.events import DeliveryDone, DeliveryFailed, StoryEnriched
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.streams import encode_event
+
+log = get_logger(__name__)
+CHANGES_KEPT = 10_000
+
+
+def delivery_id(outlet: str, enriched: StoryEnriched) -> str:
+    """Webhook id: the same on every retry of one version, different between versions."""
+    kind = event_type(enriched).removeprefix("story.")
+    return f"msg_{enriched.story_id}_v{enriched.story.version}_{kind}_{outlet}"
+
+
+@dataclass
+class DeliveryFilter:
+    outlet: str | None = None
+    status: str | None = None
+    story: str | None = None
+    partner: str | None = None
+    flag: str | None = None
+    q: str | None = None
+    limit: int = 200
+
+    def matches(self, d: Delivery) -> bool:
+        f = d.fields
+        if self.story and d.story_id != self.story:
+            return False
+        if self.partner and f.get("partner") != self.partner:
+            return False
+        if self.flag and not any(x.upper().startswith(self.flag.upper()) for x in d.flags):
+            return False
+        return not (self.q and self.q.casefold() not in f.get("headline", "").casefold())
+
+
+@dataclass
+class Publisher:
+    settings: Settings
+    config: NewsroomConfig
+    redis: RedisClient
+    queues: dict[str, OutletQueue] = field(default_factory=dict)
+    wake: Callable[[str], None] = lambda _outlet: None
+
+    def __post_init__(self) -> None:
+        for outlet in self.config.outlets:
+            self.queues[outlet.name] = OutletQueue(
+                self.redis, self.settings.keys, outlet.name, self.settings.delivery_retention_hours
+            )
+
+    @property
+    def keys(self) -> Any:
+        return self.settings.keys
+
+    # --- formatting at delivery time ---------------------------------------------
+    def render(self, enriched: StoryEnriched, outlet: Outlet, now: datetime) -> Rendition:
+        """The outlet's copy now: the age label and flags are computed at this moment."""
+        story = enriched.story
+        label = story_age_label(story, now, exempt_genres=outlet.exempt_genres or self.config.exempt_genres)
+        flags = editor_flags(
+            story,
+            now,
+            received_at=enriched.received_at,
+            stale_after=timedelta(hours=self.settings.stale_after_hours),
+        )
+        sentence = label.sentence(outlet.wording.age_sentence) if label else None
+        return render(enriched, outlet, sentence, flags)
+
+    # --- accepting stories -----------------------------------------------------------
+    async def accept(self, enriched: StoryEnriched, outlets: list[Outlet] | None = None) -> dict[str, str]:
+        """Route a story version to the outlets and queue it; returns each outlet's result."""
+        now = datetime.now(UTC)
+        story = enriched.story
+        await self.redis.hset(
+            self.keys.story_versions(enriched.story_id),
+            f"{story.version}:{enriched.received_as}",
+            enriched.model_dump_json(),
+        )
+        results: dict[str, str] = {}
+        routing: list[dict[str, str]] = []
+        for outlet in outlets if outlets is not None else self.config.outlets:
+            decision = route(outlet, enriched, now)
+            if story.pubstatus == "withheld":
+                kind = "withheld"
+            elif decision.enqueue:
+                kind = event_type(enriched).removeprefix("story.")
+            else:
+                routing.append({"outlet": outlet.name, "decision": "skip", "reason": decision.reason})
+                results[outlet.name] = "skipped: " + decision.reason
+                continue
+            result, detail = await self._enqueue(outlet, enriched, kind, now)
+            reason = decision.reason if result == "created" else f"{decision.reason}; {detail}"
+            routing.append(
+                {"outlet": outlet.name, "decision": decision.verdict, "result": result, "reason": reason}
+            )
+            results[outlet.name] = result if result == "created" else f"{result}: {detail}"
+        await status.record(
+            self.redis,
+            self.keys,
+            enriched.story_id,
+            "routed",
+            {"stage": "routed", "version": story.version, "routing": routing},
+            service="publish",
+        )
+        log.info("story routed", version=story.version, routing=routing)
+        return results
+
+    async def _enqueue(
+        self, outlet: Outlet, enriched: StoryEnriched, kind: str, now: datetime
+    ) -> tuple[str, str]:
+        story, queue = enriched.story, self.queues[outlet.name]
+        rendition = self.render(enriched, outlet, now)
+        did = delivery_id(outlet.name, enriched)
+        embargo = story.embargoed if story.embargoed and story.embargoed > now else None
+        urgent = kind == "killed" or (story.urgency is not None and story.urgency <= 2)
+        result, detail = await queue.enqueue(
+            delivery_id=did,
+            story_id=enriched.story_id,
+            version=story.version,
+            kind=kind,
+            held_until_ms=int(embargo.timestamp() * 1000) if embargo else None,
+            fields={
+                "outlet": outlet.name,
+                "partner": story.partner,
+                "headline": story.headline,
+                "event_type": event_type(enriched),
+                "trace_id": enriched.trace_id,
+                "urgent": "1" if urgent else "0",
+                "age_label": rendition.age_label or "",
+                "flags": json.dumps(rendition.flags),
+                "event": enriched.model_dump_json(),
+            },
+        )
+        if result == "created":
+            await self.redis.hset(self.keys.story_deliveries(enriched.story_id), did, outlet.name)
+            await self.announce(outlet.name, did)
+            self.wake(outlet.name)
+        return result, detail
+
+    # --- editors ------------------------------------------------------------------------
+    async def find(self, did: str) -> Delivery | None:
+        for name, queue in self.queues.items():
+            if did.endswith("_" + name):
+                found = await queue.get(did)
+                if found:
+                    return found
+        return None
+
+    async def act(self, delivery: Delivery, action: Action) -> tuple[str, str]:
+        result, detail = await self.queues[delivery.outlet].act(delivery.id, action)
+        if result == "ok":
+            await self.announce(delivery.outlet, delivery.id)
+            self.wake(delivery.outlet)
+            await status.record(
+                self.redis,
+                self.keys,
+                delivery.story_id,
+                f"editor:{action}",
+                {"outlet": delivery.outlet, "delivery_id": delivery.id, "result": detail},
+                service="publish",
+            )
+        return result, detail
+
+    async def latest_version(self, story_id: str) -> StoryEnriched | None:
+        raw = await self.redis.hgetall(self.keys.story_versions(story_id))
+        if not raw:
+            return None
+        versions = [StoryEnriched.model_validate_json(v) for v in raw.values()]
+        return max(versions, key=lambda e: (e.story.version, e.received_as == "kill"))
+
+    async def kill(self, story_id: str) -> dict[str, str] | None:
+        """Kill a story everywhere: a kill notice to every outlet that received any version."""
+        latest = await self.latest_version(story_id)
+        if latest is None:
+            return None
+        killed = latest.model_copy(
+            update={
+                "received_as": "kill",
+                "story": latest.story.model_copy(update={"pubstatus": "canceled"}),
+            }
+        )
+        return await self.accept(killed)
+
+    async def deliveries(self, flt: DeliveryFilter) -> list[Delivery]:
+        names = [flt.outlet] if flt.outlet else list(self.queues)
+        statuses = [flt.status] if flt.status else list(STATUSES)
+        scan = flt.limit if not (flt.story or flt.partner or flt.flag or flt.q) else max(flt.limit, 1000)
+        found: list[Delivery] = []
+        for name in names:
+            if name in self.queues:
+                found.extend(d for d in await self.queues[name].recent(statuses, scan) if flt.matches(d))
+        found.sort(key=lambda d: d.updated_ms, reverse=True)
+        return found[: flt.limit]
+
+    async def story_deliveries(self, story_id: str) -> list[Delivery]:
+        raw = await self.redis.hgetall(self.keys.story_deliveries(story_id))
+        found = []
+        for did, outlet in raw.items():
+            queue = self.queues.get(outlet.decode())
+            delivery = await queue.get(did.decode()) if queue else None
+            if delivery:
+                found.append(delivery)
+        found.sort(key=lambda d: int(float(d.fields.get("created_at") or 0)))
+        return found
+
+    async def counts(self) -> dict[str, Any]:
+        by_outlet = {name: await queue.counts() for name, queue in self.queues.items()}
+        by_status = {s: sum(c[s] for c in by_outlet.values()) for s in STATUSES}
+        return {"by_status": by_status, "by_outlet": by_outlet}
+
+    # --- the live feed -----------------------------------------------------------------
+    async def announce(self, outlet: str, did: str) -> None:
+        delivery = await self.queues[outlet].get(did)
+        if delivery is None:
+            return
+        await self.redis.xadd(
+            self.keys.delivery_changes,
+            {"data": json.dumps(delivery.public())},
+            maxlen=CHANGES_KEPT,
+            approximate=True,
+        )
+
+    async def record_outcome(self, delivery: Delivery, final: bool) -> None:
+        """Done/failed events for operators (the `{P:events}:deliveries` stream)."""
+        code = delivery.fields.get("status_code", "")
+        trace_id = delivery.fields.get("trace_id", "")
+        common: dict[str, Any] = {
+            "delivery_id": delivery.id,
+            "story_id": delivery.story_id,
+            "trace_id": trace_id,
+            "outlet": delivery.outlet,
+            "version": int(delivery.fields.get("version") or 0),
+            "attempts": delivery.attempts,
+        }
+        event: DeliveryDone | DeliveryFailed
+        if delivery.status == "delivered":
+            event = DeliveryDone(status_code=int(code) if code.isdigit() else 200, **common)
+        else:
+            event = DeliveryFailed(
+                error=delivery.fields.get("last_error", ""),
+                status_code=int(code) if code.isdigit() else None,
+                final=final,
+                **common,
+            )
+        payload = await encode_event(event, trace_id or None)
+        await self.redis.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
+
+
+async def sleep_until_woken(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    event.clear()

@@ -1,0 +1,200 @@
+"""One sender per outlet: claims due deliveries from its own queue and sends them.
+
+Each outlet has its own loop, its own concurrency limit and its own HTTP client,
+so a dead or hanging outlet only ever holds up itself. Every sender also requeues
+deliveries whose worker died mid-send (their lease expired), so no delivery stays
+"sending" after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+
+from services.publish.publisher import Publisher, sleep_until_woken
+from services.publish.queue import Delivery, OutletQueue, now_ms
+from services.publish.retries import judge
+from services.publish.transports import Transport
+from shared import status
+from shared.config import Outlet
+from shared.events import StoryEnriched
+from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERS, DELIVERIES, END_TO_END_SECONDS, OUTLET_DISABLED, RETRIES
+from shared.streams import dead_letter
+
+log = get_logger(__name__)
+HOUSEKEEPING_SECONDS = 60.0
+
+
+class OutletSender:
+    def __init__(self, outlet: Outlet, publisher: Publisher, transport: Transport) -> None:
+        settings = publisher.settings
+        self.outlet = outlet
+        self.publisher = publisher
+        self.queue: OutletQueue = publisher.queues[outlet.name]
+        self.transport = transport
+        self.concurrency = outlet.concurrency or settings.outlet_concurrency
+        timeout = outlet.timeout_seconds or settings.outlet_timeout_seconds
+        self.lease_ms = int((timeout + settings.delivery_lease_seconds) * 1000)
+        self.poll = settings.publish_poll_ms / 1000
+        self.token_prefix = f"{settings.consumer_name}-{uuid.uuid4().hex[:6]}"
+        self.slots = asyncio.Semaphore(self.concurrency)
+        self.woken = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self.woken.set()
+
+    async def run(self) -> None:
+        last_recovery = last_housekeeping = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_recovery > 1.0:
+                    last_recovery = time.monotonic()
+                    for line in await self.queue.recover():
+                        log.warning("lost mid-send; queued again", outlet=self.outlet.name, result=line)
+                if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECONDS:
+                    last_housekeeping = time.monotonic()
+                    await self.queue.forget_finished()
+                await self._claim_and_send()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis blips must not stop the outlet
+                log.warning("outlet sender loop failed", outlet=self.outlet.name, error=repr(exc))
+                await asyncio.sleep(self.poll)
+
+    async def _claim_and_send(self) -> None:
+        await self.slots.acquire()
+        try:
+            claim = await self.queue.claim(f"{self.token_prefix}-{uuid.uuid4().hex[:8]}", self.lease_ms)
+        except BaseException:
+            self.slots.release()
+            raise
+        if claim.delivery is not None:
+            task = asyncio.create_task(self._send_then_release(claim.delivery))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return
+        self.slots.release()
+        OUTLET_DISABLED.labels(self.outlet.name).set(1 if claim.disabled else 0)
+        wait = self.poll
+        if claim.next_due_ms is not None:
+            wait = min(wait, max(0.0, (claim.next_due_ms - now_ms()) / 1000))
+        await sleep_until_woken(self.woken, wait)
+
+    async def _send_then_release(self, delivery: Delivery) -> None:
+        try:
+            await self.send(delivery)
+        except Exception as exc:  # the lease brings it back; log and carry on
+            log.error("delivery crashed", outlet=self.outlet.name, delivery_id=delivery.id, error=repr(exc))
+        finally:
+            self.slots.release()
+            self.woken.set()
+
+    async def send(self, delivery: Delivery) -> None:
+        settings = self.publisher.settings
+        enriched = StoryEnriched.model_validate_json(delivery.fields["event"])
+        structlog.contextvars.bind_contextvars(
+            story_id=enriched.story_id,
+            trace_id=enriched.trace_id,
+            outlet=self.outlet.name,
+            delivery_id=delivery.id,
+        )
+        now = datetime.now(UTC)
+        story = enriched.story
+        if enriched.received_as != "kill" and story.expires is not None and story.expires <= now:
+            expired = f"expired at {story.expires.isoformat()}"
+            await self.queue.finish(delivery, outcome="canceled", error=expired)
+            await self._after(delivery, "canceled", enriched, final=True)
+            return
+        rendition = self.publisher.render(enriched, self.outlet, now)
+        started = time.perf_counter()
+        attempt, body = await self.transport.send(delivery.id, enriched, rendition, now)
+        verdict = judge(
+            attempt,
+            delivery.round_attempts,
+            settings.retry_schedule_seconds,
+            jitter=settings.retry_jitter,
+            retry_after_max=settings.retry_after_max_seconds,
+        )
+        DELIVERIES.labels(self.outlet.name, str(attempt.status_code or "error")).inc()
+        result = await self.queue.finish(
+            delivery,
+            outcome=verdict.outcome,
+            status_code=attempt.status_code,
+            error=verdict.error,
+            next_ms=now_ms() + int(verdict.delay * 1000),
+            payload=body,
+            age_label=rendition.age_label,
+            flags=rendition.flags,
+            disabled_reason=verdict.error,
+        )
+        log.info(
+            "delivery attempt",
+            attempt=delivery.attempts,
+            status_code=attempt.status_code,
+            result=result,
+            error=verdict.error or None,
+            seconds=round(time.perf_counter() - started, 4),
+            next_in=round(verdict.delay, 3) if result == "retrying" else None,
+        )
+        if result == "delivered":
+            END_TO_END_SECONDS.observe(max(0.0, time.time() - enriched.received_at.timestamp()))
+        elif result == "retrying":
+            RETRIES.labels(self.outlet.name).inc()
+        elif result == "failed":
+            await dead_letter(
+                self.publisher.redis,
+                settings.keys,
+                source=f"publish:{self.outlet.name}",
+                entry_id=delivery.id,
+                error=verdict.error,
+                deliveries=delivery.attempts,
+                payload=body,
+                story_id=enriched.story_id,
+            )
+            DEAD_LETTERS.labels(f"publish:{self.outlet.name}").inc()
+            if verdict.outcome == "disable":
+                OUTLET_DISABLED.labels(self.outlet.name).set(1)
+                log.error("ALERT: outlet answered 410 Gone and is disabled", error=verdict.error)
+        await self._after(delivery, result, enriched, final=result in ("failed", "canceled"))
+
+    async def _after(self, delivery: Delivery, result: str, enriched: StoryEnriched, final: bool) -> None:
+        publisher = self.publisher
+        await publisher.announce(self.outlet.name, delivery.id)
+        current = await self.queue.get(delivery.id)
+        if current is None:
+            return
+        if result in ("delivered", "retrying", "failed"):
+            await publisher.record_outcome(current, final=final)
+        await status.record(
+            publisher.redis,
+            publisher.keys,
+            enriched.story_id,
+            f"delivery:{self.outlet.name}",
+            {
+                "stage": f"delivery {result}",
+                "outlet": self.outlet.name,
+                "delivery_id": delivery.id,
+                "version": enriched.story.version,
+                "attempt": current.attempts,
+                "result": result,
+                "status_code": current.fields.get("status_code") or None,
+                "error": current.fields.get("last_error") or None,
+            },
+            service="publish",
+        )
+        structlog.contextvars.unbind_contextvars("story_id", "trace_id", "outlet", "delivery_id")
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.transport.close()

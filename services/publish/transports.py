@@ -1,0 +1,144 @@
+"""How a rendition reaches an outlet: a signed webhook, a file in a directory, an Atom entry.
+
+Each transport makes exactly one attempt and reports what happened; the queue and
+the retry rules decide what comes next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from services.publish.atom import AtomStore
+from services.publish.formats import EXTENSIONS, Rendition, event_type, webhook_body
+from services.publish.retries import Attempt, parse_retry_after
+from shared.config import Outlet
+from shared.events import StoryEnriched
+from shared.webhooks import signature_headers
+
+
+class Transport(Protocol):
+    async def send(
+        self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
+    ) -> tuple[Attempt, bytes]:
+        """One attempt; returns its result and the exact bytes sent."""
+
+    async def close(self) -> None: ...
+
+
+class WebhookTransport:
+    """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret."""
+
+    def __init__(self, outlet: Outlet, timeout: float) -> None:
+        self.outlet = outlet
+        # One client per outlet: a hanging outlet only ever exhausts its own connection pool.
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+
+    async def send(
+        self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
+    ) -> tuple[Attempt, bytes]:
+        body = webhook_body(enriched, rendition, now)
+        headers = signature_headers(self.outlet.signing_secrets(), webhook_id, now, body)
+        headers["content-type"] = "application/json"
+        try:
+            response = await self.http.post(self.outlet.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            return Attempt(error=f"timeout: {type(exc).__name__}"), body
+        except httpx.HTTPError as exc:
+            return Attempt(error=f"{type(exc).__name__}: {exc}"), body
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
+        error = "" if response.is_success else f"HTTP {response.status_code}: {response.text[:200]}"
+        return Attempt(response.status_code, error, retry_after), body
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class DirectoryTransport:
+    """One file per version, written under a temporary name then renamed into place.
+
+    Readers never see a half-written file; a crash leaves at most a `.tmp-…` file.
+    """
+
+    def __init__(self, outlet: Outlet) -> None:
+        self.directory = Path(outlet.path)
+
+    def filename(self, enriched: StoryEnriched, rendition: Rendition) -> str:
+        kind = event_type(enriched).removeprefix("story.")
+        return f"{enriched.story_id}-v{enriched.story.version}-{kind}.{EXTENSIONS[rendition.format]}"
+
+    async def send(
+        self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
+    ) -> tuple[Attempt, bytes]:
+        body = rendition.file_body()
+        target = self.directory / self.filename(enriched, rendition)
+        try:
+            await asyncio.to_thread(_write_atomically, target, body)
+        except OSError as exc:
+            return Attempt(error=f"cannot write {target}: {exc}"), body
+        return Attempt(200), body
+
+    async def close(self) -> None:
+        return None
+
+
+def _write_atomically(target: Path, body: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+class AtomTransport:
+    """For outlets that pull: the entry goes into the outlet's feed, served by publish."""
+
+    def __init__(self, outlet: Outlet, store: AtomStore) -> None:
+        self.outlet = outlet
+        self.store = store
+
+    async def send(
+        self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
+    ) -> tuple[Attempt, bytes]:
+        entry = {
+            "story_id": enriched.story_id,
+            "uri": enriched.story.uri,
+            "version": enriched.story.version,
+            "type": event_type(enriched),
+            "headline": enriched.story.headline,
+            "summary": enriched.story.description,
+            "html": rendition.html,
+            "updated": now.isoformat(),
+            "published": (enriched.story.first_published() or now).isoformat(),
+            "author": enriched.story.byline or enriched.story.partner,
+        }
+        body = json.dumps(entry, ensure_ascii=False).encode()
+        await self.store.put(self.outlet.name, enriched.story_id, body, now)
+        return Attempt(200), body
+
+    async def close(self) -> None:
+        return None
+
+
+def make_transport(outlet: Outlet, timeout: float, atom: AtomStore) -> Transport:
+    if outlet.transport == "directory":
+        return DirectoryTransport(outlet)
+    if outlet.transport == "atom":
+        return AtomTransport(outlet, atom)
+    return WebhookTransport(outlet, timeout)
