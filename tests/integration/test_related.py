@@ -221,3 +221,116 @@ async def test_ceasefire_links_exactly_the_two_earlier_stories(linker: RelatedLi
         if tagged:
             assert set(link.shared_entities) == {"Azerbaijan", "Armenia", "Nagorno-Karabakh"}
             assert "shares" in link.reason
+
+
+async def related_ids(linker: RelatedLinker, s: Story, now: datetime = NOW) -> set[str]:
+    links = await linker.link_and_index(s, [], received_at=now, now=now)
+    return {link.story_id for link in links.related}
+
+
+def version(s: Story, number: int, **changes: Any) -> Story:
+    return s.model_copy(update={"version": number, **changes})
+
+
+async def test_killed_story_is_never_offered_again(linker: RelatedLinker) -> None:
+    await ingest(linker, [ERUPTS, PUTIN], tagged=False)
+    kill = version(PUTIN, 2, pubstatus="canceled")
+    assert (await linker.link_and_index(kill, [], received_at=NOW, now=NOW)).outcome == "killed"
+    assert await related_ids(linker, CEASEFIRE) == {ERUPTS.id}
+    # a late copy of an older version (a redelivered entry) cannot bring it back
+    late = await linker.link_and_index(PUTIN, [], received_at=NOW, now=NOW)
+    assert late.outcome == "killed"
+    assert await linker.index.get(PUTIN.id) is None
+    ranked = await linker.related_to(CEASEFIRE.id, 5, now=NOW)
+    assert ranked is not None
+    assert {link.story_id for link in ranked.related} == {ERUPTS.id}
+
+
+async def test_new_version_replaces_and_is_not_related_to_its_old_version(linker: RelatedLinker) -> None:
+    await ingest(linker, [ERUPTS, PUTIN], tagged=False)
+    update = version(
+        ERUPTS,
+        2,
+        versioncreated=at(3),
+        body_html=ERUPTS.body_html + "<p>Azerbaijan said it had recaptured two hilltops.</p>",
+    )
+    links = await linker.link_and_index(update, [], received_at=NOW, now=NOW)
+    assert links.outcome == "indexed"
+    assert ERUPTS.id not in {link.story_id for link in links.related}
+    assert ERUPTS.id not in {link.story_id for link in links.duplicates}
+    entry = await linker.index.get(ERUPTS.id)
+    assert entry is not None
+    assert entry.version == 2
+    # one story, one entry: the ceasefire still links it once, never twice
+    ceasefire = await linker.link_and_index(CEASEFIRE, [], received_at=NOW, now=NOW)
+    assert sorted(link.story_id for link in ceasefire.related) == sorted([ERUPTS.id, PUTIN.id])
+    # an older version arriving late does not replace the newer one
+    assert (await linker.link_and_index(ERUPTS, [], received_at=NOW, now=NOW)).outcome == "stale"
+    entry = await linker.index.get(ERUPTS.id)
+    assert entry is not None
+    assert entry.version == 2
+
+
+async def test_withheld_and_embargoed_are_offered_only_once_usable(linker: RelatedLinker) -> None:
+    withheld = version(PUTIN, 1, pubstatus="withheld")
+    embargoed = ERUPTS.model_copy(update={"embargoed": NOW + timedelta(hours=1)})
+    await ingest(linker, [withheld, embargoed], tagged=False)
+    assert await related_ids(linker, CEASEFIRE) == set()
+
+    await linker.link_and_index(version(PUTIN, 2), [], received_at=NOW, now=NOW)  # released
+    later = NOW + timedelta(hours=2)  # the embargo has lifted; no new version needed
+    ranked = await linker.related_to(CEASEFIRE.id, 5, now=later)
+    assert ranked is not None
+    assert {link.story_id for link in ranked.related} == {PUTIN.id, ERUPTS.id}
+
+
+async def test_redistributed_copy_is_a_duplicate_not_related(linker: RelatedLinker) -> None:
+    await ingest(linker, [PUTIN, ERUPTS], tagged=False)
+    copy = story(
+        "wire-c",
+        "urn:c:redistributed",
+        at(2),
+        ERUPTS.headline,
+        ERUPTS.body_html.replace("<p>", "\n\n").replace("</p>", "") + "\n\n(Distributed by wire C.)",
+    )
+    links = await linker.link_and_index(copy, [], received_at=NOW, now=NOW)
+    assert [d.story_id for d in links.duplicates] == [ERUPTS.id]
+    assert links.duplicates[0].score >= 0.8
+    assert "same story" in links.duplicates[0].reason
+    assert {link.story_id for link in links.related} == {PUTIN.id}
+    # and the ceasefire gets one of the two copies, not both: they are one thread
+    ceasefire = await linker.link_and_index(CEASEFIRE, [], received_at=NOW, now=NOW)
+    ids = {link.story_id for link in ceasefire.related}
+    assert PUTIN.id in ids
+    assert len(ids & {ERUPTS.id, copy.id}) == 1
+
+
+async def test_related_to_ranks_later_stories_too(linker: RelatedLinker) -> None:
+    await ingest(linker, [ERUPTS, CEASEFIRE, *UNRELATED], tagged=False)
+    ranked = await linker.related_to(ERUPTS.id, 5, now=NOW)
+    assert ranked is not None
+    assert [link.story_id for link in ranked.related] == [CEASEFIRE.id]
+    assert "later" in ranked.related[0].reason
+    assert await linker.related_to("wire-x-unknown", 5, now=NOW) is None
+
+
+async def test_entries_expire_by_policy(redis: RedisClient, settings: Settings) -> None:
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=10 * 86400.0))
+    linker = RelatedLinker(index, window_days=30)
+    await linker.link_and_index(ERUPTS, [], received_at=NOW, now=NOW)
+    too_old = await linker.link_and_index(OLD_KARABAKH, [], received_at=NOW, now=NOW)
+    assert too_old.outcome == "expired"
+    # eleven days on, the next write drops the expired entry
+    later = NOW + timedelta(days=11)
+    await linker.link_and_index(
+        CEASEFIRE.model_copy(update={"firstcreated": later}), [], received_at=later, now=later
+    )
+    assert await index.get(ERUPTS.id) is None
+
+
+async def test_memory_per_story_is_small(
+    redis: RedisClient, settings: Settings, linker: RelatedLinker
+) -> None:
+    await ingest(linker, [*EARLIER, CEASEFIRE], tagged=True)
+    entry = await redis.hget(linker.index.docs, CEASEFIRE.id)
+    assert len(entry) < 1200  # the JSON entry: top terms, entities, sketch
