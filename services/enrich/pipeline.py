@@ -8,10 +8,14 @@ pipeline also runs as a pass-through (benchmarks, or tagging switched off).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from services.enrich.enrichment import enrich
+from services.enrich.related.index import IndexPolicy, StoryIndex
+from services.enrich.related.linker import RelatedLinker
+from shared.age import editor_flags, story_age_label
 from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
@@ -20,11 +24,39 @@ from shared.settings import Settings
 @dataclass
 class Enricher:
     settings: Settings
+    linker: RelatedLinker | None = None
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
-        now = utcnow()
-        return [enrich(event.story, now) for event in received]
+        now = self.clock()
+        enrichments = [enrich(event.story, now) for event in received]
+        # Links use the entity tags, so they come after tagging; one story at a time,
+        # in arrival order, so a story can link to one earlier in the same batch.
+        for event, enrichment in zip(received, enrichments, strict=True):
+            await self.link_and_flag(event, enrichment, now)
+        return enrichments
+
+    async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
+        """Related links, duplicates, the story into the index; then age label and editor flags."""
+        story = event.story
+        superseded = False
+        if self.linker is not None:
+            tags = [*enrichment.people, *enrichment.organisations, *enrichment.places, *enrichment.events]
+            links = await self.linker.link_and_index(story, tags, received_at=event.received_at, now=now)
+            enrichment.related, enrichment.duplicates = links.related, links.duplicates
+            superseded = links.outcome == "stale"  # the index already holds a newer version
+        label = story_age_label(story, now)
+        enrichment.age_label = label.phrase if label else None
+        enrichment.flags = editor_flags(
+            story,
+            now,
+            superseded=superseded,
+            received_at=event.received_at,
+            stale_after=timedelta(hours=self.settings.stale_after_hours),
+        )
 
 
 def build_enricher(settings: Settings, redis: RedisClient) -> Enricher:
-    return Enricher(settings)
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
+    linker = RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)
+    return Enricher(settings, linker=linker)

@@ -334,3 +334,26 @@ async def test_memory_per_story_is_small(
     await ingest(linker, [*EARLIER, CEASEFIRE], tagged=True)
     entry = await redis.hget(linker.index.docs, CEASEFIRE.id)
     assert len(entry) < 1200  # the JSON entry: top terms, entities, sketch
+
+
+async def test_enricher_links_and_labels_the_ceasefire_story(redis: RedisClient, settings: Settings) -> None:
+    from services.enrich.pipeline import build_enricher
+    from shared.events import StoryReceived
+
+    # 2016 stories enriched in 2021: keep them in the index longer than the default 400 days
+    enricher = build_enricher(settings.model_copy(update={"index_ttl_days": 3650.0}), redis)
+    reading_day = datetime(2021, 11, 1, 9, 0, tzinfo=UTC)  # the sample was read "over 5 years" later
+    enricher.clock = lambda: reading_day
+
+    def received(s: Story) -> StoryReceived:
+        return StoryReceived(story_id=s.id, trace_id="t", received_at=NOW, story=s)
+
+    earlier = await enricher.enrich_batch([received(s) for s in EARLIER])
+    assert all(e.age_label == "5 years" for e in earlier)
+    [enrichment] = await enricher.enrich_batch([received(CEASEFIRE)])
+    assert {link.story_id for link in enrichment.related} == {PUTIN.id, ERUPTS.id}
+    assert all(link.reason for link in enrichment.related)
+    assert enrichment.age_label == "5 years"
+    assert enrichment.age_days is not None
+    assert enrichment.age_days > 5 * 365
+    assert enrichment.flags == []
