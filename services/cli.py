@@ -50,6 +50,34 @@ def publish(port: Port = 8003, host: str = "127.0.0.1") -> None:
     _serve("services.publish.worker:create_app", "publish", port, host)
 
 
+@app.command()
+def queue(
+    url: Annotated[str, typer.Option(envvar="NEWSROOM_PUBLISH_URL", help="Publish service.")] = (
+        "http://127.0.0.1:8003"
+    ),
+    token: Annotated[
+        str, typer.Option(envvar="NEWSROOM_EDITOR_TOKEN", help="Editor token (prompted when absent).")
+    ] = "",
+    outlet: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status (queued, failed, …).")] = None,
+    partner: Annotated[str | None, typer.Option(help="Only this partner.")] = None,
+    flag: Annotated[
+        str | None, typer.Option(help="Only deliveries with this flag (FLASH, KILLED, …).")
+    ] = None,
+    search: Annotated[str | None, typer.Option("--search", "-q", help="Headline contains.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown.")] = 50,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Print one snapshot and exit.")] = False,
+) -> None:
+    """Watch the publish queue live in the terminal (same columns, filters and counts as the page)."""
+    from services.publish.page.terminal import QueueFilters, watch
+
+    if not token:
+        token = typer.prompt("Editor token", hide_input=True)
+    filters = QueueFilters(outlet, status, partner, flag, search, limit=limit)
+    raise typer.Exit(watch(url, token, filters, interval=interval, once=once, console=Console()))
+
+
 @app.command("demo-outlet")
 def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
     """Run a demo outlet that verifies and logs what it receives."""

@@ -1,0 +1,239 @@
+"""`newsroom queue`: the publish queue as a live table in a terminal, for operators on a server.
+
+The same columns, filters and counts as the queue page, read from the same
+editors' API (`GET /v1/deliveries`, polled). Rendering is pure (`render`), so it
+is tested without a terminal or a server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+STATUSES = ("queued", "held", "sending", "delivered", "retrying", "failed", "canceled")
+STATUS_STYLES = {
+    "queued": "bold blue",
+    "held": "bold yellow",
+    "sending": "bold magenta",
+    "delivered": "bold green",
+    "retrying": "bold dark_orange",
+    "failed": "bold white on red",
+    "canceled": "dim",
+}
+FLAG_STYLES = {
+    "FLASH": "bold white on red",
+    "BULLETIN": "bold white on red",
+    "URGENT": "bold red",
+    "KILLED": "bold white on black",
+    "EMBARGOED": "bold yellow",
+    "WITHHELD": "bold yellow",
+}
+
+
+class QueueError(Exception):
+    """The API refused or could not answer; `fatal` when retrying cannot help (bad token)."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    outlet: str | None = None
+    status: str | None = None
+    partner: str | None = None
+    flag: str | None = None
+    q: str | None = None
+    story: str | None = None
+    limit: int = 50
+
+    def params(self) -> dict[str, str]:
+        return {name: str(value) for name, value in asdict(self).items() if value not in (None, "")}
+
+    def describe(self) -> str:
+        shown = {k: v for k, v in self.params().items() if k != "limit"}
+        return ", ".join(f"{k}={v}" for k, v in shown.items()) or "none"
+
+
+def fetch(client: httpx.Client, filters: QueueFilters) -> dict[str, Any]:
+    """One snapshot of the queue: {"deliveries": [...], "counts": {...}}."""
+    try:
+        response = client.get("/v1/deliveries", params=filters.params())
+    except httpx.HTTPError as exc:
+        raise QueueError(f"cannot reach the publish service: {exc!r}") from exc
+    if response.status_code == 401:
+        raise QueueError("the editor token was refused (401)", fatal=True)
+    if response.status_code >= 400:
+        detail = response.text[:300]
+        with contextlib.suppress(ValueError):
+            detail = str(response.json().get("detail", detail))
+        raise QueueError(f"HTTP {response.status_code}: {detail}", fatal=response.status_code < 500)
+    snapshot: dict[str, Any] = response.json()
+    return snapshot
+
+
+def _time(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    local = moment.astimezone()
+    if local.date() == datetime.now(UTC).astimezone().date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%d %b %H:%M")
+
+
+def _flags(delivery: Mapping[str, Any]) -> Text:
+    text = Text()
+    if delivery.get("age_label"):
+        text.append(f" {delivery['age_label']} ", style="bold cyan")
+    for flag in delivery.get("flags") or []:
+        style = FLAG_STYLES.get(str(flag).split(" ")[0], "bold")
+        text.append(" ")
+        text.append(f"[{flag}]", style=style)
+    return text
+
+
+def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(expand=True, header_style="bold", show_lines=False, pad_edge=False)
+    table.add_column("Queued", no_wrap=True)
+    table.add_column("Headline", ratio=3)
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Outlet", no_wrap=True)
+    table.add_column("Partner", no_wrap=True)
+    table.add_column("Ver.", justify="right")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Tries", justify="right")
+    table.add_column("Last error", ratio=2, style="red")
+    table.add_column("Sent", no_wrap=True)
+    for d in deliveries:
+        headline = Text(str(d.get("headline") or d.get("story_id") or ""))
+        headline.append_text(_flags(d))
+        status = str(d.get("status", ""))
+        error = " · ".join(
+            part
+            for part in (
+                f"HTTP {d['status_code']}" if d.get("status_code") else "",
+                d.get("last_error") or "",
+            )
+            if part
+        )
+        table.add_row(
+            _time(d.get("queued_at")),
+            headline,
+            str(d.get("event_type") or "").removeprefix("story."),
+            str(d.get("outlet", "")),
+            str(d.get("partner") or "—"),
+            str(d.get("version", "")),
+            Text(status, style=STATUS_STYLES.get(status, "")),
+            str(d.get("attempts", 0)),
+            error,
+            _time(d.get("sent_at")),
+        )
+    return table
+
+
+def counts_table(counts: Mapping[str, Any]) -> Table:
+    """Counts per status, then one line per outlet; failing outlets marked in words and colour."""
+    by_status: Mapping[str, int] = counts.get("by_status") or {}
+    by_outlet: Mapping[str, Mapping[str, int]] = counts.get("by_outlet") or {}
+    table = Table(expand=True, header_style="bold", pad_edge=False)
+    table.add_column("Outlet", no_wrap=True)
+    for status in STATUSES:
+        table.add_column(Text(status, style=STATUS_STYLES[status]), justify="right")
+    table.add_column("", no_wrap=True)
+    for name, per in sorted(by_outlet.items()):
+        failing = per.get("failed", 0) + per.get("retrying", 0)
+        table.add_row(
+            Text(name, style="bold red" if failing else "bold"),
+            *[str(per.get(status, 0) or "·") for status in STATUSES],
+            Text("⚠ FAILING", style="bold white on red") if failing else Text("ok", style="green"),
+        )
+    table.add_row(
+        Text("all outlets", style="bold"),
+        *[Text(str(by_status.get(status, 0)), style="bold") for status in STATUSES],
+        "",
+        end_section=True,
+    )
+    return table
+
+
+def render(
+    snapshot: Mapping[str, Any] | None,
+    filters: QueueFilters,
+    *,
+    url: str,
+    error: str | None = None,
+    at: datetime | None = None,
+) -> RenderableType:
+    at = at or datetime.now(UTC)
+    title = Text.assemble(
+        ("Publish queue", "bold"),
+        f"  {url}  ·  filters: {filters.describe()}  ·  updated {at.astimezone().strftime('%H:%M:%S')}",
+    )
+    parts: list[RenderableType] = [title]
+    if error:
+        parts.append(Panel(Text(error, style="bold red"), title="not updating", border_style="red"))
+    if snapshot is not None:
+        deliveries = snapshot.get("deliveries") or []
+        parts.append(counts_table(snapshot.get("counts") or {}))
+        parts.append(deliveries_table(deliveries))
+        parts.append(Text(f"{len(deliveries)} deliveries shown (newest change first)", style="dim"))
+    return Group(*parts)
+
+
+def watch(
+    url: str,
+    token: str,
+    filters: QueueFilters,
+    *,
+    interval: float = 1.0,
+    once: bool = False,
+    console: Console | None = None,
+    client: httpx.Client | None = None,
+) -> int:
+    """Show the queue until Ctrl-C (or once); returns the process exit code."""
+    console = console or Console()
+    own_client = client is None
+    client = client or httpx.Client(base_url=url, timeout=10, headers={"authorization": f"Bearer {token}"})
+    try:
+        if once:
+            try:
+                console.print(render(fetch(client, filters), filters, url=url))
+            except QueueError as exc:
+                console.print(f"[bold red]{exc}[/bold red]")
+                return 2 if exc.fatal else 1
+            return 0
+        snapshot: dict[str, Any] | None = None
+        with Live(render(None, filters, url=url), console=console, auto_refresh=False) as live:
+            while True:
+                error = None
+                try:
+                    snapshot = fetch(client, filters)
+                except QueueError as exc:
+                    if exc.fatal:
+                        live.stop()
+                        console.print(f"[bold red]{exc}[/bold red]")
+                        return 2
+                    error = str(exc)
+                live.update(render(snapshot, filters, url=url, error=error), refresh=True)
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if own_client:
+            client.close()
