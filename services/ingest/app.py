@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from redis.exceptions import RedisError, ResponseError
 
+from services.enrich.related.api import related_router
 from services.ingest import auth, responses
 from services.ingest.acceptance import Acceptance, accept
 from services.ingest.formats import (
@@ -410,6 +411,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             raise not_found
         return _story_status(story_id, found["status"], found["timeline"])
 
+    app.include_router(related_router(settings, config, redis))
     return app
 
 

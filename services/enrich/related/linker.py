@@ -8,7 +8,7 @@ index, earlier and later. Scoring is in `scoring`, storage in `index`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,12 +87,26 @@ class RelatedLinker:
             outcome=outcome,
         )
 
-    async def related_to(self, story_id: str, k: int, *, now: datetime) -> Links | None:
-        """Best related stories across the whole index (earlier and later); None if not indexed."""
+    async def related_to(
+        self,
+        story_id: str,
+        k: int,
+        *,
+        now: datetime,
+        visible: Callable[[str], bool] = lambda _: True,
+    ) -> Links | None:
+        """Best related stories across the whole index (earlier and later); None if not indexed.
+
+        `visible` limits what may be offered (a partner sees only its own stories).
+        """
         entry = await self.index.get(story_id)
         if entry is None:
             return None
-        candidates = await self.index.candidates(entry, self.query_weights(entry), now=now.timestamp())
+        candidates = [
+            c
+            for c in await self.index.candidates(entry, self.query_weights(entry), now=now.timestamp())
+            if visible(c.story_id)
+        ]
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         return Links(
             related=[to_link(s, entry.first) for s in diversify(related, k, self.policy)],
