@@ -1,0 +1,303 @@
+"""The ingest API over HTTP semantics against a real Redis: auth, limits, errors, versions, status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from shared import status
+from shared.connections import RedisClient
+from shared.settings import Settings
+from shared.story import make_story_id
+from shared.streams import Streams, ensure_groups
+from shared.webhooks import signature_headers
+from tests.helpers.ports import free_port
+from tests.integration.ingest_support import (
+    EDITOR_TOKEN,
+    KEY_A1,
+    KEY_A2,
+    KEY_B,
+    SIGNING_SECRET,
+    bearer,
+    ingest_client,
+    ingest_settings,
+    ninjs,
+    partners_config,
+    received,
+)
+
+pytestmark = pytest.mark.integration
+JSON = {"Content-Type": "application/json"}
+
+
+async def _post(client: httpx.AsyncClient, item: object, key: str = KEY_A1) -> httpx.Response:
+    return await client.post("/v1/stories", content=json.dumps(item), headers={**bearer(key), **JSON})
+
+
+def _is_problem(response: httpx.Response, status_code: int) -> dict[str, object]:
+    assert response.status_code == status_code, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, object] = response.json()
+    assert body["status"] == status_code
+    assert body["title"]
+    assert body["detail"]
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_a_story_is_accepted_only_once_it_is_on_the_stream(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        response = await _post(client, ninjs("urn:a:1", embargoed="2030-01-01T00:00:00Z"))
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["id"] == make_story_id("alpha", "urn:a:1")
+    assert (answer["version"], answer["status"], answer["received_as"]) == (1, "accepted", "new")
+    [event] = await received(redis, settings.keys.received)
+    assert event.story_id == answer["id"]
+    assert event.trace_id == answer["trace_id"]
+    assert event.story.headline == "Test headline"
+    assert event.story.embargoed == datetime(2030, 1, 1, tzinfo=UTC)
+    assert event.original is not None
+    assert json.loads(event.original)["uri"] == "urn:a:1"
+
+
+async def test_every_key_of_a_partner_works_and_unknown_keys_are_refused(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        assert (await _post(client, ninjs("urn:k:1"), KEY_A1)).status_code == 202
+        assert (await _post(client, ninjs("urn:k:2"), KEY_A2)).status_code == 202
+        wrong = await _post(client, ninjs("urn:k:3"), "not-a-key")
+        missing = await client.post("/v1/stories", content=json.dumps(ninjs()), headers=JSON)
+    _is_problem(wrong, 401)
+    _is_problem(missing, 401)
+    assert wrong.headers["www-authenticate"].startswith("Bearer")
+    assert len(await received(redis, settings.keys.received)) == 2
+
+
+async def test_a_partner_may_sign_requests_with_standard_webhooks(
+    settings: Settings, redis: RedisClient
+) -> None:
+    body = json.dumps(ninjs("urn:signed:1")).encode()
+    signed = signature_headers([SIGNING_SECRET], "msg_1", datetime.now(UTC), body)
+    tampered = signature_headers([SIGNING_SECRET], "msg_2", datetime.now(UTC), body + b" ")
+    async with ingest_client(ingest_settings(settings)) as client:
+        good = await client.post("/v1/stories", content=body, headers={**signed, **JSON})
+        bad = await client.post("/v1/stories", content=body, headers={**tampered, **JSON})
+    assert good.status_code == 202, good.text
+    assert good.json()["id"] == make_story_id("bravo", "urn:signed:1")
+    _is_problem(bad, 401)
+
+
+async def test_partners_live_in_separate_namespaces(settings: Settings, redis: RedisClient) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        mine = (await _post(client, ninjs("urn:shared:1", version="5"), KEY_A1)).json()
+        # Partner B sends the same uri: a different item, which cannot supersede or kill A's.
+        theirs = await _post(client, ninjs("urn:shared:1", version="1", pubstatus="canceled"), KEY_B)
+        assert theirs.status_code == 202
+        assert theirs.json()["id"] != mine["id"]
+        again = await _post(client, ninjs("urn:shared:1", version="6"), KEY_A1)
+        assert again.json()["received_as"] == "update"
+        _is_problem(await client.get(f"/v1/stories/{mine['id']}", headers=bearer(KEY_B)), 404)
+        own = await client.get(f"/v1/stories/{mine['id']}", headers=bearer(KEY_A2))
+        editor = await client.get(f"/v1/stories/{mine['id']}", headers=bearer(EDITOR_TOKEN))
+        stranger = await client.get(f"/v1/stories/{mine['id']}", headers=bearer("nobody"))
+    assert own.status_code == 200
+    assert editor.status_code == 200
+    _is_problem(stranger, 401)
+
+
+async def test_versions_duplicates_superseded_updates_kills_and_withheld(
+    settings: Settings, redis: RedisClient
+) -> None:
+    keys = settings.keys
+    async with ingest_client(ingest_settings(settings)) as client:
+        first = await _post(client, ninjs("urn:v:1", version="2"))
+        duplicate = await _post(client, ninjs("urn:v:1", version="2"))
+        older = await _post(client, ninjs("urn:v:1", version="1"))
+        newer = await _post(client, ninjs("urn:v:1", version="3", expires="2031-01-01T00:00:00Z"))
+        withheld = await _post(client, ninjs("urn:v:1", version="4", pubstatus="withheld"))
+        kill = await _post(client, ninjs("urn:v:1", version="4", pubstatus="canceled"))
+        kill_again = await _post(client, ninjs("urn:v:1", version="4", pubstatus="canceled"))
+        resurrect = await _post(client, ninjs("urn:v:1", version="9"))
+    assert first.status_code == 202
+    assert first.json()["received_as"] == "new"
+    assert duplicate.status_code == 200
+    assert duplicate.json()["status"] == "duplicate"
+    assert older.status_code == 200
+    assert older.json()["status"] == "superseded"
+    assert older.json()["current_version"] == 2
+    assert newer.status_code == 202
+    assert newer.json()["received_as"] == "update"
+    assert withheld.status_code == 202
+    assert withheld.json()["received_as"] == "withheld"
+    assert kill.status_code == 202
+    assert kill.json()["received_as"] == "kill"
+    assert kill_again.status_code == 200
+    assert kill_again.json()["status"] == "duplicate"
+    assert _is_problem(resurrect, 409)["pointer"] == "/uri"
+
+    routine = await received(redis, keys.received)
+    assert [(e.story.version, e.received_as) for e in routine] == [(2, "new"), (3, "update"), (4, "withheld")]
+    assert routine[1].story.expires == datetime(2031, 1, 1, tzinfo=UTC)
+    [killed] = await received(redis, keys.received_priority)
+    assert (killed.received_as, killed.story.pubstatus) == ("kill", "canceled")
+
+
+async def test_flashes_go_to_the_priority_stream(settings: Settings, redis: RedisClient) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        assert (await _post(client, ninjs("urn:flash", urgency=1))).status_code == 202
+    assert [e.story.uri for e in await received(redis, settings.keys.received_priority)] == ["urn:flash"]
+    assert await received(redis, settings.keys.received) == []
+
+
+async def test_concurrent_sends_of_one_item_are_accepted_exactly_once(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        answers = await asyncio.gather(*(_post(client, ninjs("urn:race", version="7")) for _ in range(20)))
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [202]
+    assert len(await received(redis, settings.keys.received)) == 1
+
+
+async def test_dedup_state_survives_a_restart_of_ingest(settings: Settings, redis: RedisClient) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        assert (await _post(client, ninjs("urn:restart", version="3"))).status_code == 202
+    async with ingest_client(ingest_settings(settings)) as restarted:
+        again = await _post(restarted, ninjs("urn:restart", version="3"))
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+
+
+async def test_size_type_syntax_and_schema_errors_are_precise_problems(
+    settings: Settings, redis: RedisClient
+) -> None:
+    huge = b'{"uri": "x", "body_html": "' + b"a" * (50 * 1024 * 1024) + b'"}'
+    async with ingest_client(ingest_settings(settings)) as client:
+        too_large = await client.post("/v1/stories", content=huge, headers={**bearer(KEY_A1), **JSON})
+        wrong_type = await client.post(
+            "/v1/stories", content=b"hello", headers={**bearer(KEY_A1), "Content-Type": "text/plain"}
+        )
+        bad_json = await client.post("/v1/stories", content=b'{"uri": ', headers={**bearer(KEY_A1), **JSON})
+        bad_utf8 = await client.post(
+            "/v1/stories", content=b'{"uri": "caf\xe9"}', headers={**bearer(KEY_A1), **JSON}
+        )
+        last_tuesday = await _post(client, ninjs("urn:lt", embargoed="Last Tuesday"))
+        schema = await _post(client, ninjs("urn:schema", unknown_field=1))
+        bomb = await client.post(
+            "/v1/stories",
+            content=b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><newsItem guid="g">&b;</newsItem>',
+            headers={**bearer(KEY_A1), "Content-Type": "application/xml"},
+        )
+    _is_problem(too_large, 413)
+    assert "text/plain" in str(_is_problem(wrong_type, 415)["detail"])
+    assert _is_problem(bad_json, 400)["pointer"] == "line 1, column 9"
+    assert _is_problem(bad_utf8, 400)["pointer"] == "byte 12"
+    problem = _is_problem(last_tuesday, 422)
+    assert problem["pointer"] == "/embargoed"
+    assert "Last Tuesday" in str(problem["detail"])
+    assert _is_problem(schema, 422)["pointer"] == "/unknown_field"
+    assert _is_problem(bomb, 400)["type"] == "https://newsroom.example/problems/xml-forbidden"
+    assert await received(redis, settings.keys.received) == []
+
+
+async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisClient) -> None:
+    lines = "\n".join(
+        json.dumps(item)
+        for item in [ninjs("urn:b:1"), ninjs("urn:b:2", embargoed="Last Tuesday"), ninjs("urn:b:1")]
+    )
+    message = (
+        '<newsMessage xmlns="http://iptc.org/std/nar/2006-10-01/"><itemSet>'
+        '<packageItem guid="p"/>'
+        '<newsItem guid="urn:m:1" version="1"><contentMeta><headline>One</headline></contentMeta></newsItem>'
+        '<newsItem guid="urn:m:2" version="1"><itemMeta><pubStatus qcode="stat:canceled"/></itemMeta>'
+        "</newsItem></itemSet></newsMessage>"
+    )
+    async with ingest_client(ingest_settings(settings)) as client:
+        ndjson = await client.post(
+            "/v1/stories",
+            content=lines.encode(),
+            headers={**bearer(KEY_A1), "Content-Type": "application/x-ndjson"},
+        )
+        newsml = await client.post(
+            "/v1/stories",
+            content=message.encode(),
+            headers={**bearer(KEY_A1), "Content-Type": "application/vnd.iptc.g2.newsmessage+xml"},
+        )
+    assert ndjson.status_code == 200
+    items = ndjson.json()["items"]
+    assert [(i["index"], i["status"], i["code"]) for i in items] == [
+        (0, "accepted", 202),
+        (1, "invalid", 422),
+        (2, "duplicate", 200),
+    ]
+    assert items[1]["problem"]["pointer"] == "/embargoed"
+    assert ndjson.json()["counts"] == {"accepted": 1, "invalid": 1, "duplicate": 1}
+    results = newsml.json()["items"]
+    assert [(r["status"], r.get("received_as")) for r in results] == [
+        ("skipped", None),
+        ("accepted", "new"),
+        ("accepted", "kill"),
+    ]
+    assert [e.story.uri for e in await received(redis, settings.keys.received)] == ["urn:b:1", "urn:m:1"]
+
+
+async def test_rate_limit_answers_429_with_retry_after(settings: Settings, redis: RedisClient) -> None:
+    config = partners_config(rate_per_second=0.5, rate_burst=2)
+    async with ingest_client(ingest_settings(settings), config) as client:
+        answers = [await _post(client, ninjs(f"urn:r:{n}")) for n in range(3)]
+        other_partner = await _post(client, ninjs("urn:r:other"), KEY_B)
+    assert [a.status_code for a in answers[:2]] == [202, 202]
+    _is_problem(answers[2], 429)
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 2
+    assert other_partner.status_code == 202
+    assert await redis.exists(settings.keys.rate_bucket("alpha")) == 1
+
+
+async def test_backlog_past_the_limit_sheds_load_with_503(settings: Settings, redis: RedisClient) -> None:
+    await ensure_groups(redis, Streams.for_keys(settings.keys).all())
+    async with ingest_client(ingest_settings(settings, backlog_limit=2)) as client:
+        assert (await _post(client, ninjs("urn:q:1"))).status_code == 202
+        assert (await _post(client, ninjs("urn:q:2"))).status_code == 202
+        await asyncio.sleep(0.6)  # the backlog is sampled at most twice a second
+        shed = await _post(client, ninjs("urn:q:3"))
+    _is_problem(shed, 503)
+    assert shed.headers["retry-after"] == str(settings.retry_after_seconds)
+    assert len(await received(redis, settings.keys.received)) == 2
+
+
+async def test_redis_down_is_503_with_retry_after(settings: Settings) -> None:
+    down = ingest_settings(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_cluster_nodes="")
+    async with ingest_client(down) as client:
+        answer = await _post(client, ninjs("urn:down"))
+        status_answer = await client.get("/v1/stories/alpha-x", headers=bearer(KEY_A1))
+    _is_problem(answer, 503)
+    assert answer.headers["retry-after"] == str(settings.retry_after_seconds)
+    _is_problem(status_answer, 503)
+
+
+async def test_status_shows_each_stage_with_timestamps(settings: Settings, redis: RedisClient) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        story_id = (await _post(client, ninjs("urn:s:1"))).json()["id"]
+        before = time.time()
+        await status.record(
+            redis, settings.keys, story_id, "enriched", {"stage": "enriched"}, service="enrich"
+        )
+        await status.record(
+            redis, settings.keys, story_id, "delivered:site", {"outlet": "site"}, service="publish"
+        )
+        answer = await client.get(f"/v1/stories/{story_id}", headers=bearer(KEY_A1))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["id"], body["uri"], body["version"], body["stage"]) == (story_id, "urn:s:1", 1, "enriched")
+    assert datetime.fromisoformat(body["received_at"]) <= datetime.fromisoformat(body["enriched_at"])
+    assert datetime.fromisoformat(body["enriched_at"]).timestamp() >= before - 1
+    assert body["outlets"]["site"]["state"] == "delivered"
+    assert [e["event"] for e in body["timeline"]] == ["received", "enriched", "delivered:site"]
