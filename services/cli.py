@@ -16,7 +16,10 @@ import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 
+from services.enrich.tagging.cli import tag
+
 app = typer.Typer(help="Newsroom wire pipeline.", no_args_is_help=True, add_completion=False)
+app.command()(tag)
 console = Console(stderr=True)
 
 DEMO_SECRET = "whsec_ZGVtby1vdXRsZXQtc2lnbmluZy1zZWNyZXQtMzJieXQ="

@@ -24,9 +24,13 @@ def make_story_id(partner: str, uri: str) -> str:
 
 
 class Mention(BaseModel):
+    """Where an entity is named: character offsets into the field's plain text."""
+
     start: int
     end: int
     field: Literal["headline", "description", "body"] = "body"
+    text: str = Field("", description="The words as written, e.g. 'Azeri' for Azerbaijan.")
+    provenance: str = Field("", description="How it was found and linked, e.g. 'ner+kb', 'demonym'.")
 
 
 class EntityTag(BaseModel):

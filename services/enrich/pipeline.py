@@ -8,6 +8,7 @@ pipeline also runs as a pass-through (benchmarks, or tagging switched off).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +16,8 @@ from datetime import datetime, timedelta
 from services.enrich.enrichment import enrich
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
+from services.enrich.tagging import Tagger
+from services.enrich.tagging.model import load_tagger
 from shared.age import editor_flags, story_age_label
 from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
@@ -25,11 +28,18 @@ from shared.settings import Settings
 class Enricher:
     settings: Settings
     linker: RelatedLinker | None = None
+    tagger: Tagger | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
         now = self.clock()
         enrichments = [enrich(event.story, now) for event in received]
+        if self.tagger is not None:
+            # One nlp.pipe over the batch, off the event loop (CPU-bound); killed stories get no tags.
+            batch = await asyncio.to_thread(self.tagger.tag_many, [event.story for event in received])
+            for enrichment, tags in zip(enrichments, batch, strict=True):
+                enrichment.people, enrichment.organisations = tags.people, tags.organisations
+                enrichment.places = tags.places
         # Links use the entity tags, so they come after tagging; one story at a time,
         # in arrival order, so a story can link to one earlier in the same batch.
         for event, enrichment in zip(received, enrichments, strict=True):
@@ -59,4 +69,5 @@ class Enricher:
 def build_enricher(settings: Settings, redis: RedisClient) -> Enricher:
     index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
     linker = RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)
-    return Enricher(settings, linker=linker)
+    tagger = load_tagger(settings) if settings.tagging else None
+    return Enricher(settings, linker=linker, tagger=tagger)

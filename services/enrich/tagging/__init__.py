@@ -1,0 +1,5 @@
+"""Entity tags: people, organisations and places linked to a knowledge base (see tagger.py)."""
+
+from services.enrich.tagging.tagger import Tagger, Tags, TextItem
+
+__all__ = ["Tagger", "Tags", "TextItem"]

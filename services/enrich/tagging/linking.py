@@ -1,0 +1,85 @@
+"""Linking: which KB entry a found name means, decided by the story around it.
+
+A name has candidates ("Moscow": the Russian capital and a town in Idaho;
+"Georgia": the country and the US state). Each candidate scores by how likely
+it is on its own (countries and curated entries first, then big cities), whether
+its kind agrees with what NER saw, and the story's context: the countries it
+names unambiguously and its dateline. A capital named as an actor ("Moscow has
+a defence alliance", "Ankara's support for Baku") stands for its government and
+links to the country; named as a location ("talks in Moscow") it stays the city.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase, prior
+
+# A capital right after one of these words is a location, not a government.
+LOCATIVE = {
+    "in", "at", "near", "from", "outside", "to", "into", "around", "across", "via", "of", "inside",
+    "toward", "towards", "visit", "visited", "visiting", "reach", "reached", "left", "leave", "arrived",
+}  # fmt: skip
+# Kinds may change only towards entries precise enough to overrule NER: "Japan"
+# tagged ORG in sports copy is the national team (a country); "Barcelona" tagged
+# ORG is the club, not the city.
+_OVERRULING_LEVELS = {"country", "region", "organisation", "person"}
+
+
+@dataclass(frozen=True)
+class Context:
+    countries: frozenset[str]
+    dateline: frozenset[str]  # entry ids of the dateline place
+
+
+def name_forms(surface: str) -> list[str]:
+    """The spellings a name may be listed under: as written, without 'the', without a final dot."""
+    forms = [surface]
+    for article in ("the ", "The "):
+        if surface.startswith(article):
+            forms.append(surface[len(article) :])
+    for form in list(forms):
+        if form.endswith(".") and not form.endswith(".."):
+            forms.append(form[:-1])
+    return forms
+
+
+def candidates(kb: KnowledgeBase, surface: str, caps: bool) -> list[tuple[str, Entry]]:
+    """(alias, entry) pairs for every spelling of the name; ALL-CAPS text also matches lower-cased places."""
+    found: list[tuple[str, Entry]] = []
+    for form in name_forms(surface):
+        found.extend((form, entry) for entry in kb.candidates(form))
+        if found:
+            return found
+    if caps:
+        for form in name_forms(surface):
+            found.extend((form, entry) for entry in kb.caps_places.get(form.lower(), []))
+    return found
+
+
+def score(alias: str, entry: Entry, kind: Kind, context: Context) -> float:
+    value = prior(entry)
+    if entry.kind == kind:
+        value += 3.0
+    if entry.id in context.dateline:
+        value += 3.0
+    if entry.level not in ("country", "continent") and entry.country in context.countries:
+        value += 2.5
+    if entry.level == "city" and alias != entry.name and alias.lower() != entry.name.lower():
+        value -= 1.0  # an alternate spelling is weaker evidence than the city's own name
+    return value
+
+
+def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context) -> Entry | None:
+    allowed = [(a, e) for a, e in pairs if e.kind == kind or e.level in _OVERRULING_LEVELS]
+    if not allowed:
+        return None
+    return max(allowed, key=lambda pair: score(pair[0], pair[1], kind, context))[1]
+
+
+def government_of(kb: KnowledgeBase, entry: Entry, word_before: str, in_dateline: bool) -> Entry | None:
+    """The country a capital stands for when it is named as an actor, else None."""
+    if in_dateline or word_before.lower() in LOCATIVE:
+        return None
+    return kb.capitals.get(entry.id)

@@ -1,0 +1,420 @@
+"""The entity tagger: the distinct people, organisations and places of each story, linked to the KB.
+
+Detection combines the statistical NER model (English paragraphs only) with exact
+matching of the KB's precise aliases (every paragraph, so a French caption still
+yields "Nagorny-Karabakh"). Each found name is linked by `linking`, grouped into
+one tag per entity, and scored by `relevance`. A batch of stories goes through
+one `nlp.pipe` call; the model and KB are built once per process.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
+from services.enrich.tagging.linking import Context, best_entry, candidates, government_of
+from services.enrich.tagging.relevance import Seen, relevance
+from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs
+from shared.story import EntityTag, Mention, Story
+
+FoundKind = Literal["person", "organisation", "place", "demonym"]
+
+# spaCy's OntoNotes labels and CoNLL's, onto the three kinds editors tag.
+NER_KINDS: dict[str, FoundKind] = {
+    "PERSON": "person",
+    "PER": "person",
+    "ORG": "organisation",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "NORP": "demonym",
+    "MISC": "demonym",
+}
+# Words the model takes for names in wire copy: sentence-initial quantities and
+# time zones ("Dozens have been killed", "at 3am ET").
+NOT_NAMES = frozenset(
+    {"Dozens", "Hundreds", "Thousands", "Millions", "Scores", "Several", "Many", "Officials"}
+    | {"ET", "GMT", "UTC", "EST", "EDT", "CET", "BST", "PT"}
+)
+_TOKEN = re.compile(r"\w+(?:[.&\-]\w+)*\.?")
+_DATELINE = re.compile(r"^([A-Z][A-Z.'\- ]{2,}?)(?:,[^(\n]{0,30})?\s*(?:\(|[-–—]|\d{4}-\d\d-\d\d)")
+_FIELDS: tuple[Field, ...] = ("headline", "description", "body")
+
+
+@dataclass(frozen=True)
+class TextItem:
+    """What the tagger reads of a story: plain-text fields and the declared language."""
+
+    id: str
+    headline: str = ""
+    description: str = ""
+    body: str = ""
+    language: str | None = "en"
+    located: str | None = None
+
+    @classmethod
+    def of_story(cls, story: Story) -> TextItem:
+        return cls(
+            id=story.id,
+            headline=story.headline,
+            description=story.description,
+            body=body_text(story.body_html),
+            language=story.language,
+            located=story.located,
+        )
+
+
+@dataclass
+class Tags:
+    people: list[EntityTag] = field(default_factory=list)
+    organisations: list[EntityTag] = field(default_factory=list)
+    places: list[EntityTag] = field(default_factory=list)
+
+    def ninjs(self) -> dict[str, Any]:
+        """The ninjs 2.x `people`/`organisations`/`places` arrays, with offsets and provenance."""
+        return {
+            name: [tag.model_dump(exclude_none=True) for tag in getattr(self, name)]
+            for name in ("people", "organisations", "places")
+        }
+
+
+@dataclass
+class _Layout:
+    """One story as the tagger reads it: its fields joined, furniture blanked, offsets kept."""
+
+    kb_text: str  # every paragraph but furniture: KB matching
+    ner_text: str  # English paragraphs only: NER
+    starts: list[int]  # combined offset of each paragraph
+    paragraphs: list[Paragraph]
+    field_base: dict[str, int]
+    lede: int  # index of the lede paragraph, -1 if none
+    title: int  # index of the first paragraph that is not furniture (a plain-text story's headline)
+
+
+@dataclass(frozen=True)
+class _Found:
+    start: int
+    end: int
+    kind: FoundKind
+    source: Literal["ner", "kb"]
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _layout(item: TextItem) -> _Layout:
+    language = base_language(item.language)
+    pieces: list[str] = []
+    starts: list[int] = []
+    found: list[Paragraph] = []
+    field_base: dict[str, int] = {}
+    offset = 0
+    for name in _FIELDS:
+        value: str = getattr(item, name)
+        if not value:
+            continue
+        if pieces:
+            pieces.append("\n\n")
+            offset += 2
+        field_base[name] = offset
+        for paragraph in paragraphs(name, value, language):
+            starts.append(offset + paragraph.start)
+            found.append(paragraph)
+        pieces.append(value)
+        offset += len(value)
+    kb_text = "".join(pieces)
+    ner_text = kb_text
+    for start, paragraph in zip(starts, found, strict=True):
+        end = start + len(paragraph.text)
+        if paragraph.skip:
+            kb_text = _blank(kb_text, start, end)
+        if paragraph.skip or paragraph.language != "en":
+            ner_text = _blank(ner_text, start, end)
+    lede = next(
+        (i for i, p in enumerate(found) if p.field != "headline" and not p.skip and not p.title_case), -1
+    )
+    title = next((i for i, p in enumerate(found) if not p.skip), -1)
+    return _Layout(kb_text, ner_text, starts, found, field_base, lede, title)
+
+
+class Tagger:
+    """Tags batches of stories; `nlp=None` runs on KB matching alone (no model installed)."""
+
+    def __init__(self, kb: KnowledgeBase, nlp: Any | None = None, batch_size: int = 64) -> None:
+        self.kb = kb
+        self.nlp = nlp
+        self.batch_size = batch_size
+        # One spaCy pipeline is not safe to run from two threads at once (the worker
+        # tags the priority and normal streams' batches off the event loop).
+        self._lock = threading.Lock()
+        # First word of every precise alias → its longest length in words, so the
+        # scan only looks further at words that can start a name.
+        self._first: dict[str, int] = {}
+        for alias in [*kb.detect, *kb.demonyms]:
+            self._index(self._first, alias)
+        self._caps_first: dict[str, int] = {}
+        for alias in kb.caps_places:
+            self._index(self._caps_first, alias)
+
+    @staticmethod
+    def _index(table: dict[str, int], alias: str) -> None:
+        words = _TOKEN.findall(alias)
+        if words:
+            table[words[0]] = max(table.get(words[0], 0), len(words))
+
+    def tag_many(self, stories: Sequence[Story]) -> list[Tags]:
+        """Tags per story, in order; killed stories get none."""
+        live = [story for story in stories if story.pubstatus != "canceled"]
+        tagged = iter(self.tag_texts([TextItem.of_story(story) for story in live]))
+        return [Tags() if story.pubstatus == "canceled" else next(tagged) for story in stories]
+
+    def tag_texts(self, items: Sequence[TextItem]) -> list[Tags]:
+        layouts = [_layout(item) for item in items]
+        with self._lock:
+            if self.nlp is None:
+                docs: list[Any] = [None] * len(items)
+            else:
+                docs = list(
+                    self.nlp.pipe((layout.ner_text for layout in layouts), batch_size=self.batch_size)
+                )
+        return [self._tag(item, layout, doc) for item, layout, doc in zip(items, layouts, docs, strict=True)]
+
+    # Detection
+
+    def _paragraph_at(self, layout: _Layout, offset: int) -> int:
+        return max(0, bisect.bisect_right(layout.starts, offset) - 1)
+
+    def _match_kb(self, layout: _Layout) -> list[_Found]:
+        text = layout.kb_text
+        tokens = list(_TOKEN.finditer(text))
+        found: list[_Found] = []
+        i = 0
+        while i < len(tokens):
+            word = tokens[i].group()
+            caps = word.isupper() and len(word) > 1 and self._caps_paragraph(layout, tokens[i].start())
+            table, lookup = (self._caps_first, self._caps_lookup) if caps else (self._first, self._lookup)
+            longest = table.get(word.lower() if caps else word) or table.get(word.rstrip("."), 0)
+            step = 1
+            for size in range(min(longest, len(tokens) - i), 0, -1):
+                start, end = tokens[i].start(), tokens[i + size - 1].end()
+                hit = lookup(text[start:end]) or (
+                    lookup(text[start : end - 1]) if text[end - 1] == "." else None
+                )
+                if hit is not None:
+                    kind, length = hit
+                    found.append(_Found(start, start + length, kind, "kb"))
+                    step = size
+                    break
+            i += step
+        return found
+
+    def _lookup(self, key: str) -> tuple[FoundKind, int] | None:
+        entry = self.kb.detect.get(key)
+        if entry is not None:
+            return entry.kind, len(key)
+        if key in self.kb.demonyms:
+            return "demonym", len(key)
+        return None
+
+    def _caps_lookup(self, key: str) -> tuple[FoundKind, int] | None:
+        return ("place", len(key)) if key.lower() in self.kb.caps_places else None
+
+    def _caps_paragraph(self, layout: _Layout, offset: int) -> bool:
+        paragraph = layout.paragraphs[self._paragraph_at(layout, offset)]
+        letters = [c for c in paragraph.text if c.isalpha()]
+        return bool(letters) and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
+
+    def _resolvable(self, surface: str) -> bool:
+        return bool(candidates(self.kb, surface, surface.isupper())) or surface in self.kb.demonyms
+
+    def _detect(self, layout: _Layout, doc: Any) -> list[_Found]:
+        text = layout.kb_text
+        from_kb = self._match_kb(layout)
+        kept: list[_Found] = []
+        for ent in doc.ents if doc is not None else ():
+            kind = NER_KINDS.get(ent.label_)
+            if kind is None:
+                continue
+            span = _Found(ent.start_char, ent.end_char, kind, "ner")
+            surface = text[span.start : span.end]
+            if surface in NOT_NAMES:
+                continue
+            if any(
+                k.start <= span.start and k.end >= span.end and k.end - k.start > span.end - span.start
+                for k in from_kb
+            ):
+                continue  # the KB knows a longer name here ("OSCE Minsk Group" around "Minsk")
+            resolvable = self._resolvable(surface)
+            if not resolvable:
+                inner = [k for k in from_kb if k.start >= span.start and k.end <= span.end]
+                if inner:  # "Putin Tells": NER ran past a name the KB knows
+                    kept.extend(inner)
+                    continue
+                paragraph = layout.paragraphs[self._paragraph_at(layout, span.start)]
+                if paragraph.title_case and not self._named_elsewhere(layout, surface, span.start):
+                    continue  # headline capitals make NER see names in ordinary words
+            kept.append(span)
+        taken = sorted((k.start, k.end) for k in kept)
+        for k in from_kb:
+            position = bisect.bisect_left(taken, (k.start, k.end))
+            overlaps = any(s < k.end and k.start < e for s, e in taken[max(0, position - 1) : position + 1])
+            if not overlaps:
+                kept.append(k)
+                bisect.insort(taken, (k.start, k.end))
+        return sorted(kept, key=lambda k: k.start)
+
+    @staticmethod
+    def _named_elsewhere(layout: _Layout, surface: str, start: int) -> bool:
+        """Written the same way outside this span (any case only for ALL-CAPS headlines)."""
+        haystack, needle = layout.kb_text, surface
+        if surface.isupper():
+            haystack, needle = haystack.lower(), needle.lower()
+        first = haystack.find(needle)
+        return first != -1 and (first != start or haystack.find(needle, start + 1) != -1)
+
+    # Linking and grouping
+
+    def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, int]:
+        countries: set[str] = set()
+        for span in found:
+            surface = layout.kb_text[span.start : span.end]
+            if span.kind == "demonym":
+                demonym = self.kb.demonyms.get(surface)
+                if demonym is not None and demonym.country:
+                    countries.add(demonym.country)
+                continue
+            pairs = candidates(self.kb, surface, surface.isupper())
+            entries = {entry.id: entry for _, entry in pairs}
+            if len(entries) == 1:
+                only = next(iter(entries.values()))
+                if only.country and only.level in ("country", "region", "organisation", "person"):
+                    countries.add(only.country)
+        dateline: set[str] = set()
+        dateline_at = -1
+        names = [item.located] if item.located else []
+        body_start = layout.field_base.get("body")
+        if body_start is not None:
+            match = _DATELINE.match(layout.kb_text[body_start : body_start + 80])
+            if match:
+                names.append(match.group(1).strip())
+                dateline_at = body_start
+        for name in names:
+            pairs = candidates(self.kb, name, name.isupper())
+            places = [entry for _, entry in pairs if entry.kind == "place"]
+            if places:
+                chosen = max(places, key=lambda e: (e.level == "country", e.population))
+                dateline.add(chosen.id)
+                if chosen.country:
+                    countries.add(chosen.country)
+        return Context(frozenset(countries), frozenset(dateline)), dateline_at
+
+    def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
+        text = layout.kb_text
+        found = self._detect(layout, doc)
+        context, dateline_at = self._context(layout, found, item)
+        groups: dict[str, list[tuple[_Found, Kind, Entry | None, str]]] = defaultdict(list)
+        surnames: dict[str, str] = {}
+        linked: list[tuple[_Found, Kind, Entry | None, str]] = []
+        for span in found:
+            surface = text[span.start : span.end]
+            paragraph = layout.paragraphs[self._paragraph_at(layout, span.start)]
+            how = "ner" if span.source == "ner" else "kb"
+            if paragraph.language != "en":
+                how = f"kb-only ({paragraph.language}: no English NER)"
+            entry: Entry | None
+            if span.kind == "demonym" or (surface in self.kb.demonyms and not self.kb.candidates(surface)):
+                # NER sometimes calls a demonym a person ("Azeri Deputy Foreign Minister ...").
+                entry = self.kb.demonyms.get(surface)
+                if entry is None:
+                    pairs = [p for p in candidates(self.kb, surface, False) if p[1].level != "city"]
+                    entry = best_entry(pairs, "organisation", context)
+                    if entry is None:
+                        continue  # an adjective or event name, not an entity editors tag
+                else:
+                    how = "demonym"
+                kind: Kind = entry.kind
+            else:
+                kind = span.kind
+                entry = best_entry(candidates(self.kb, surface, surface.isupper()), kind, context)
+                if entry is not None:
+                    kind = entry.kind
+                    if span.source == "ner" and not how.startswith("kb-only"):
+                        how = "ner+kb"
+                    if entry.level == "city":
+                        before = text[max(0, span.start - 30) : span.start].split()
+                        in_dateline = dateline_at != -1 and span.start - dateline_at < 40
+                        government = government_of(self.kb, entry, before[-1] if before else "", in_dateline)
+                        if government is not None:
+                            entry, how = government, "capital-as-government"
+            linked.append((span, kind, entry, how))
+            if kind == "person" and entry is None and " " in surface:
+                surnames.setdefault(surface.split()[-1], surface.casefold())
+        for span, kind, entry, how in linked:
+            surface = text[span.start : span.end]
+            if entry is not None:
+                key = entry.id
+            elif kind == "person" and " " not in surface and surface in surnames:
+                key = f"person:{surnames[surface]}"  # "Khalafov" after "Khalaf Khalafov"
+            else:
+                key = f"{kind}:{' '.join(surface.casefold().split())}"
+            groups[key].append((span, kind, entry, how))
+        return self._tags(layout, groups)
+
+    def _tags(self, layout: _Layout, groups: dict[str, list[tuple[_Found, Kind, Entry | None, str]]]) -> Tags:
+        tags = Tags()
+        length = max(1, len(layout.kb_text))
+        for members in groups.values():
+            mentions: list[Mention] = []
+            seen: list[Seen] = []
+            for span, _, _, how in members:
+                index = self._paragraph_at(layout, span.start)
+                paragraph = layout.paragraphs[index]
+                base = layout.field_base[paragraph.field]
+                mentions.append(
+                    Mention(
+                        start=span.start - base,
+                        end=span.end - base,
+                        field=paragraph.field,
+                        text=layout.kb_text[span.start : span.end],
+                        provenance=how,
+                    )
+                )
+                headline_like = paragraph.field == "headline" or (
+                    "headline" not in layout.field_base and index == layout.title and paragraph.title_case
+                )
+                seen.append(
+                    Seen(
+                        in_headline=headline_like,
+                        in_lede=paragraph.field == "description" or index == layout.lede,
+                        position=span.start / length,
+                        inferred=how == "demonym" or how.startswith("kb-only"),
+                    )
+                )
+            _, kind, entry, _ = members[0]
+            surfaces = [m.text for m in mentions]
+            score = relevance(seen)
+            tag = EntityTag(
+                name=entry.name if entry else max(surfaces, key=len),
+                # Every linked tag has a URI (related-story links key on it): GeoNames where
+                # there is one, else a URN of the stable KB id.
+                uri=(entry.uri or f"urn:newsroom:{entry.id}") if entry else None,
+                literal=entry.id if entry else None,
+                rel="about" if score >= 0.5 else "mentions",
+                kind=kind,
+                relevance=score,
+                mentions=mentions,
+                provenance=",".join(sorted({m.provenance for m in mentions})),
+            )
+            {"person": tags.people, "organisation": tags.organisations, "place": tags.places}[kind].append(
+                tag
+            )
+        for bucket in (tags.people, tags.organisations, tags.places):
+            bucket.sort(key=lambda t: (-t.relevance, t.mentions[0].start))
+        return tags

@@ -1,0 +1,103 @@
+"""What of a story gets tagged: its fields as plain text, split into paragraphs with a language each.
+
+Mention offsets count characters in these plain texts: the headline, the
+description, and the body as `body_text(body_html)` renders it (paragraphs
+separated by a blank line). Outlet furniture ("Related: …" links, "Follow us on
+…", age banners) is not the story's content and is never tagged.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Field = Literal["headline", "description", "body"]
+
+_BLOCK_END = re.compile(r"<(?:/p|br|/div|/h[1-6]|/li|/blockquote|/figcaption|/tr)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+_FURNITURE = re.compile(
+    r"^\s*(?:related\s*:|read more\b|see also\b|follow .{0,60}\bon (?:twitter|facebook|instagram|x)\b"
+    r"|this (?:story|article) is (?:over|more than) \d+ \w+ old)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+# The commonest function words of each language: enough to tell a French photo
+# caption from English copy without a language-id model.
+_STOPWORDS = {
+    "en": set("the of and to in a is that for on with as was by at from said it his he has have be are"),
+    "fr": set("le la les de des du et un une est dans pour que qui sur au aux par avec pas ce il elle l d"),
+    "de": set("der die das und ist nicht mit den dem ein eine zu von auf für sich des im auch"),
+    "es": set("el la los las de del y en un una que por con para es se al lo su"),
+    "it": set("il la le di del della e un una che per con non sono al nel gli"),
+    "pt": set("o a os as de do da e um uma que em para com não no na por"),
+    "nl": set("de het een en van is dat op te in met voor niet zijn ook"),
+}
+for _words in _STOPWORDS.values():
+    _words.discard("a")  # shared by en, es, pt, it: no evidence either way
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    field: Field
+    start: int  # offset of the paragraph in its field's plain text
+    text: str
+    language: str
+    skip: bool  # outlet furniture: not tagged
+    title_case: bool  # headline-style capitalisation: NER over-fires here
+
+
+def body_text(body_html: str) -> str:
+    """The body's visible text, one paragraph per block, separated by a blank line."""
+    if not body_html:
+        return ""
+    marked = _BLOCK_END.sub("\n\n", body_html)
+    text = html.unescape(_TAG.sub("", marked))
+    paragraphs = [" ".join(part.split()) for part in re.split(r"\n\s*\n", text)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def guess_language(text: str, default: str) -> str:
+    """The language whose function words dominate; too little evidence keeps `default`."""
+    words = [w.lower() for w in _WORD.findall(text.replace("'", " ").replace("’", " "))]
+    if len(words) < 5:
+        return default
+    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    if scores[best] < 2 or scores[best] <= scores.get(default, 0):
+        return default
+    return best
+
+
+def is_title_case(text: str) -> bool:
+    words = [w for w in text.split() if w[:1].isalpha()]
+    if len(words) < 3:
+        return False
+    capitalised = sum(w[0].isupper() for w in words)
+    return capitalised / len(words) >= 0.75
+
+
+def paragraphs(field: Field, text: str, language: str) -> list[Paragraph]:
+    found = []
+    # One paragraph per line: captions and furniture often sit on their own line without a blank one.
+    for match in re.finditer(r"[^\n]+", text):
+        chunk = match.group()
+        if not chunk.strip():
+            continue
+        found.append(
+            Paragraph(
+                field=field,
+                start=match.start(),
+                text=chunk,
+                language=guess_language(chunk, language),
+                skip=bool(_FURNITURE.match(chunk)),
+                title_case=field == "headline" or is_title_case(chunk),
+            )
+        )
+    return found
+
+
+def base_language(language: str | None) -> str:
+    return (language or "en").split("-")[0].lower()
