@@ -19,7 +19,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from services.enrich.related.api import related_router
 from services.ingest import auth, responses
@@ -121,6 +128,13 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A cluster client discovers its nodes on first use; requests racing into that
+        # discovery fail inside redis-py, so discover once before serving.
+        if hasattr(redis, "initialize"):
+            try:
+                await redis.initialize()
+            except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
+                log.warning("redis not reachable at startup", error=repr(exc))
         yield
         await redis.aclose()
 
@@ -270,8 +284,8 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     "Enrich is behind; nothing was stored. Retry later.",
                     headers=retry_after,
                 )
-        except (RedisError, OSError) as exc:
-            if isinstance(exc, ResponseError):
+        except (RedisError, RedisClusterException, OSError) as exc:
+            if not _is_outage(exc):
                 raise
             raise unavailable("Redis cannot be reached; nothing was stored. Retry later.") from None
 
@@ -340,9 +354,9 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             )
             try:
                 result: Acceptance = await accept(redis, keys, event)
-            except ResponseError:
-                raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, RedisClusterException, OSError) as exc:
+                if not _is_outage(exc):
+                    raise
                 log.warning("story not stored: redis unavailable", error=repr(exc))
                 return base.model_copy(update={"status": "unavailable", "code": 503})
             STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
@@ -386,7 +400,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             fields["expires"] = story.expires.isoformat()
         try:
             await status.record(redis, keys, story_id, "received", fields, service="ingest")
-        except (RedisError, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError) as exc:
             # The story is already durably on the stream; enrich records its own status.
             log.warning("status not recorded", error=repr(exc))
 
@@ -413,6 +427,16 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     app.include_router(related_router(settings, config, redis))
     return app
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Redis (or a cluster slot) is unreachable or not serving: retryable, answered 503.
+
+    Any other Redis error reply is a bug in our commands and must not pass as an outage.
+    """
+    if isinstance(exc, ClusterDownError | TryAgainError | BusyLoadingError):
+        return True
+    return not isinstance(exc, ResponseError)
 
 
 def _invalid(error: ItemError) -> Problem:
