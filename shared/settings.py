@@ -18,7 +18,8 @@ from shared.keys import Keys
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSROOM_", extra="ignore")
+    # populate_by_name: code and tests pass fields by name (`config_path=`), env uses the aliases.
+    model_config = SettingsConfigDict(env_prefix="NEWSROOM_", extra="ignore", populate_by_name=True)
 
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
