@@ -124,14 +124,10 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
         headline = Text(str(d.get("headline") or d.get("story_id") or ""))
         headline.append_text(_flags(d))
         status = str(d.get("status", ""))
-        error = " · ".join(
-            part
-            for part in (
-                f"HTTP {d['status_code']}" if d.get("status_code") else "",
-                d.get("last_error") or "",
-            )
-            if part
-        )
+        error = str(d.get("last_error") or "")
+        code = d.get("status_code")
+        if error and code and f"HTTP {code}" not in error:
+            error = f"HTTP {code} · {error}"
         table.add_row(
             _time(d.get("queued_at")),
             headline,

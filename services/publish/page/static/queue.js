@@ -361,6 +361,12 @@ function renderRows(changedId) {
   }.`;
 }
 
+function lastError(d) {
+  if (!d.last_error) return "";
+  const code = d.status_code && !String(d.last_error).includes(`HTTP ${d.status_code}`) ? `HTTP ${d.status_code} · ` : "";
+  return `${code}${d.last_error}`;
+}
+
 function rowVersion(d) {
   return [d.status, d.attempts, d.updated_at, d.last_error, (d.flags || []).join("|"), d.age_label,
     state.killed.has(d.story_id)].join("~");
@@ -418,8 +424,7 @@ function fillRow(row, d) {
     cell("Status", "", statusPill(d.status), d.next_attempt_at && d.status === "retrying"
       ? el("div", { class: "detail" }, "next ", timeCell(d.next_attempt_at)) : null),
     cell("Tries", "num", d.attempts ?? 0),
-    cell("Last error", "error", [d.status_code ? `HTTP ${d.status_code}` : "", d.last_error || ""]
-      .filter(Boolean).join(" · ") || ""),
+    cell("Last error", "error", lastError(d)),
     cell("Sent", "time", timeCell(d.sent_at)),
     cell("Actions", "actions", actionButtons(d)),
   );
@@ -616,7 +621,7 @@ function storyDeliveries(deliveries) {
       cell("Version", "num", d.version ?? "—"),
       cell("Status", "", statusPill(d.status), badges(d)),
       cell("Tries", "num", d.attempts ?? 0),
-      cell("Last error", "error", d.last_error || ""),
+      cell("Last error", "error", lastError(d)),
       cell("Sent", "time", timeCell(d.sent_at)),
       cell("Actions", "actions", actionButtons(d)),
     ),

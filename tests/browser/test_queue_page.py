@@ -1,0 +1,371 @@
+"""The editors' queue page as an editor uses it, in Chromium, against the real pipeline.
+
+Sign in; a story POSTed to ingest appears live; its detail shows what each outlet
+received; a failed delivery is retried, a waiting one held and released, a story
+killed everywhere — each confirmed in a dialog and visible in the timeline; and
+nothing is allowed without an editor token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.browser.conftest import EDITOR_TOKEN, LAPTOP, PHONE, Stack, ninjs, shoot
+from tests.helpers.pipeline import PARTNER_ID
+
+pytestmark = pytest.mark.browser
+
+# The issue asks for a story POSTed to ingest to appear within a second; it takes
+# about 0.3 s here (202 → row visible, tagging on). The budget leaves room for a
+# loaded CI machine without hiding a page that polls instead of listening.
+LIVE_BUDGET_SECONDS = 1.5
+DELIVERED_TIMEOUT_MS = 30_000
+
+
+def sign_in(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.url}/")
+    page.get_by_label("Editor token").fill(EDITOR_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#queue")).to_be_visible()
+    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+
+
+def row(page: Page, story_id: str, outlet: str, action: str = "published") -> Locator:
+    return page.locator(
+        f'#deliveries tbody tr[data-story="{story_id}"][data-outlet="{outlet}"][data-action="{action}"]'
+    )
+
+
+def confirm(page: Page, expected_title: str) -> None:
+    dialog = page.locator("#confirm")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("h2")).to_have_text(expected_title)
+    dialog.get_by_role("button", name=expected_title.split(" ")[0]).click()
+    expect(dialog).to_be_hidden()
+
+
+def open_story(page: Page, story_id: str, headline: str) -> None:
+    page.locator(f'#deliveries tbody tr[data-story="{story_id}"] a').first.click()
+    expect(page.locator("#story-title")).to_have_text(headline)
+
+
+def test_wrong_token_is_refused_then_sign_in_works(page: Page, stack: Stack) -> None:
+    page.goto(f"{stack.url}/")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#queue")).to_be_hidden()
+    page.get_by_label("Editor token").fill("not-an-editor-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("not accepted")
+    expect(page.locator("#queue")).to_be_hidden()
+    shoot(page, "sign-in")
+
+    sign_in(page, stack)
+    assert page.evaluate("sessionStorage.getItem('newsroom.editorToken')") == EDITOR_TOKEN
+    assert EDITOR_TOKEN not in page.url
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('newsroom.editorToken')") is None
+
+
+def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    headline = "Ceasefire declared in Nagorno-Karabakh after four days of fighting"
+    item = ninjs(
+        headline,
+        located="Baku",
+        body="<p>BAKU — Azerbaijan and Armenia agreed a ceasefire in Nagorno-Karabakh on Tuesday, "
+        "officials in Baku and Yerevan said. Russia, France and the United States welcomed the truce.</p>",
+    )
+    posted = time.monotonic()
+    story_id = stack.post(item)
+    expect(page.locator(f'#deliveries tbody tr[data-story="{story_id}"]').first).to_be_visible(timeout=15_000)
+    appeared = time.monotonic() - posted
+    print(f"\nstory visible on the page {appeared * 1000:.0f} ms after ingest answered 202")
+    for outlet in ("web-desk", "mobile-app"):
+        expect(row(page, story_id, outlet)).to_have_attribute(
+            "data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS
+        )
+    web = row(page, story_id, "web-desk")
+    expect(web).to_contain_text(headline)
+    expect(web.locator('td[data-label="Partner"]')).to_have_text(PARTNER_ID)
+    expect(web.locator("td.time").last).not_to_have_text("—")
+    expect(page.locator('#outlet-counts [data-outlet="web-desk"]')).to_contain_text("delivered")
+    shoot(page, "queue-live")
+
+    open_story(page, story_id, headline)
+    tabs = page.get_by_role("tab")
+    expect(tabs).to_have_count(2)
+    expect(tabs.first).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="web-desk (html)").click()
+    expect(page.get_by_role("tab", name="web-desk (html)")).to_have_attribute("aria-selected", "true")
+    preview = page.frame_locator(".rendition iframe")
+    expect(preview.locator("body")).to_contain_text(headline)
+    expect(page.locator("pre.payload")).to_contain_text('"type": "story.published"')
+    page.get_by_role("tab", name="mobile-app (ninjs)").click()
+    expect(page.locator("pre.payload")).to_contain_text('"uri": "' + item["uri"] + '"')
+    expect(page.locator('[data-slot="tags"]')).to_contain_text("Entity tags")
+    timeline = page.locator(".timeline")
+    for event in ("received", "enriched", "routed", "delivery:web-desk", "delivery:mobile-app"):
+        expect(timeline).to_contain_text(event)
+    for service in ("ingest", "enrich", "publish"):
+        expect(timeline.locator(f".svc-{service}").first).to_be_visible()
+    shoot(page, "story-detail")
+
+    page.get_by_role("link", name="Back to the queue").click()
+    expect(page.locator("#queue")).to_be_visible()
+    assert appeared <= LIVE_BUDGET_SECONDS, f"took {appeared:.2f} s to appear"
+
+
+def test_retry_a_failed_delivery_and_watch_it_succeed(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    headline = "Markets close higher as the central bank holds rates"
+    item = ninjs(headline, located="Frankfurt")
+    stack.script.set(item["uri"], "fail")
+    story_id = stack.post(item)
+    failed = row(page, story_id, "mobile-app")
+    expect(failed).to_have_attribute("data-status", "failed", timeout=DELIVERED_TIMEOUT_MS)
+    expect(failed.locator("td.error")).to_contain_text("HTTP 500")
+    expect(failed.locator("td.num").last).to_have_text("3")
+    expect(row(page, story_id, "web-desk")).to_have_attribute("data-status", "delivered")
+    outlet_card = page.locator('#outlet-counts [data-outlet="mobile-app"]')
+    expect(outlet_card).to_have_class(re.compile(r"\bfailing\b"))
+    expect(outlet_card).to_contain_text("failing")
+    shoot(page, "queue-failing-outlet")
+
+    stack.script.set(item["uri"], "ok")
+    failed.get_by_role("button", name="Retry").click()
+    expect(page.locator("#confirm-text")).to_contain_text(headline)
+    shoot(page, "confirm-retry", full_page=False)
+    confirm(page, "Retry this delivery?")
+    expect(failed).to_have_attribute("data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS)
+    expect(failed.locator("td.num").last).to_have_text("4")
+    assert len(stack.received_by(stack.app, item["uri"])) == 1
+
+    open_story(page, story_id, headline)
+    expect(page.locator(".timeline")).to_contain_text("editor:retry")
+
+
+def test_hold_then_release_a_waiting_delivery(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    headline = "Storm Ciarán closes ports along the Channel coast"
+    item = ninjs(headline, located="Calais")
+    stack.script.set(item["uri"], "throttle")  # 503 with Retry-After: one hour
+    story_id = stack.post(item)
+    waiting = row(page, story_id, "mobile-app")
+    expect(waiting).to_have_attribute("data-status", "retrying", timeout=DELIVERED_TIMEOUT_MS)
+
+    waiting.get_by_role("button", name="Hold").click()
+    confirm(page, "Hold this delivery?")
+    expect(waiting).to_have_attribute("data-status", "held", timeout=10_000)
+    expect(waiting).to_contain_text("held: editor")
+    expect(waiting.get_by_role("button", name="Release")).to_be_visible()
+    expect(page.locator('#status-counts [data-status="held"] strong')).not_to_have_text("0")
+    shoot(page, "queue-held")
+
+    stack.script.set(item["uri"], "ok")
+    time.sleep(0.5)
+    assert stack.received_by(stack.app, item["uri"]) == [], "a held delivery was sent"
+    waiting.get_by_role("button", name="Release").click()
+    confirm(page, "Release this delivery?")
+    expect(waiting).to_have_attribute("data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS)
+    assert len(stack.received_by(stack.app, item["uri"])) == 1
+
+    open_story(page, story_id, headline)
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("editor:hold")
+    expect(timeline).to_contain_text("editor:release")
+
+
+def test_kill_a_story_and_every_outlet_row_changes(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    headline = "Minister resigns over leaked budget documents"
+    item = ninjs(headline, located="London", urgency=2)
+    story_id = stack.post(item)
+    for outlet in ("web-desk", "mobile-app"):
+        expect(row(page, story_id, outlet)).to_have_attribute(
+            "data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS
+        )
+
+    open_story(page, story_id, headline)
+    page.get_by_role("button", name="Kill story everywhere").click()
+    expect(page.locator("#confirm-text")).to_contain_text("every outlet")
+    shoot(page, "confirm-kill", full_page=False)
+    confirm(page, "Kill this story everywhere?")
+    expect(page.locator(".timeline")).to_contain_text("editor:kill", timeout=10_000)
+    page.get_by_role("link", name="Back to the queue").click()
+
+    for outlet in ("web-desk", "mobile-app"):
+        expect(row(page, story_id, outlet, "killed")).to_have_attribute(
+            "data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS
+        )
+        original = row(page, story_id, outlet)
+        expect(original).to_have_class(re.compile(r"\bkilled\b"))
+        expect(original.locator(".f-killed")).to_have_text("KILLED")
+    shoot(page, "queue-killed")
+    for receiver in (stack.web, stack.app):
+        kinds = [body["type"] for body in stack.received_by(receiver, item["uri"])]
+        assert kinds == ["story.published", "story.killed"]
+
+
+def test_filters_search_and_counts(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    flash = ninjs("FLASH: Earthquake of magnitude 7.1 strikes off Japan's coast", urgency=1, located="Tokyo")
+    flash_id = stack.post(flash)
+    expect(row(page, flash_id, "web-desk")).to_have_attribute(
+        "data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS
+    )
+    expect(row(page, flash_id, "web-desk").locator(".f-flash")).to_have_text("FLASH")
+
+    page.locator("#f-flag").select_option("FLASH")
+    rows = page.locator("#deliveries tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Earthquake")
+    page.get_by_role("button", name="Clear filters").click()
+
+    page.get_by_label("Search headlines").fill("earthquake")
+    expect(rows).to_have_count(2)
+    page.locator("#f-outlet").select_option("mobile-app")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-outlet", "mobile-app")
+    page.get_by_role("button", name="Clear filters").click()
+
+    page.locator('#status-counts [data-status="delivered"]').click()
+    expect(page.locator("#f-status")).to_have_value("delivered")
+    for status in rows.evaluate_all("rows => rows.map(r => r.dataset.status)"):
+        assert status == "delivered"
+    page.get_by_role("button", name="Clear filters").click()
+
+    api = httpx.get(
+        f"{stack.url}/v1/deliveries", headers={"authorization": f"Bearer {EDITOR_TOKEN}"}, timeout=10
+    ).json()
+    for status, count in api["counts"]["by_status"].items():
+        expect(page.locator(f'#status-counts [data-status="{status}"] strong')).to_have_text(str(count))
+
+
+def test_actions_are_refused_without_an_editor_token(page: Page, stack: Stack) -> None:
+    item = ninjs("Council approves new tram line", located="Leeds")
+    story_id = stack.post(item)
+    token = {"authorization": f"Bearer {EDITOR_TOKEN}"}
+    deadline = time.monotonic() + 30
+    deliveries: list[dict[str, str]] = []
+    while time.monotonic() < deadline and not deliveries:
+        found = httpx.get(f"{stack.url}/v1/deliveries", params={"story": story_id}, headers=token)
+        deliveries = found.json()["deliveries"]
+        time.sleep(0.1)
+    assert deliveries, "the story was never queued"
+    delivery_id = deliveries[0]["id"]
+    attempts = [
+        *[("POST", f"/v1/deliveries/{delivery_id}/{a}") for a in ("retry", "hold", "release", "cancel")],
+        ("POST", f"/v1/stories/{story_id}/kill"),
+        ("GET", "/v1/deliveries"),
+        ("GET", f"/v1/stories/{story_id}"),
+        ("GET", "/v1/events"),
+    ]
+    for headers in ({}, {"authorization": "Bearer wrong-token"}, {"authorization": f"Basic {EDITOR_TOKEN}"}):
+        for method, path in attempts:
+            answer = httpx.request(method, f"{stack.url}{path}", headers=headers, timeout=10)
+            assert answer.status_code == 401, (method, path, headers, answer.status_code)
+            assert answer.headers["content-type"].startswith("application/problem+json")
+
+    # The page itself: without a token it shows only the sign-in, and its own
+    # requests without the header are refused by the API.
+    page.goto(f"{stack.url}/#/story/{story_id}")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#story")).to_be_hidden()
+    status = page.evaluate(f"fetch('/v1/stories/{story_id}/kill', {{method: 'POST'}}).then(r => r.status)")
+    assert status == 401
+    page.evaluate("sessionStorage.setItem('newsroom.editorToken', 'stale-token')")
+    page.reload()
+    expect(page.locator("#signin-error")).to_contain_text("not accepted")
+    for receiver in (stack.web, stack.app):
+        kinds = [body["type"] for body in stack.received_by(receiver, item["uri"])]
+        assert "story.killed" not in kinds
+
+
+def test_phone_layout_and_keyboard_only_use(browser: Browser, stack: Stack) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.url}/")
+        expect(page.get_by_label("Editor token")).to_be_focused()  # the sign-in puts the cursor there
+        page.keyboard.type(EDITOR_TOKEN)
+        page.keyboard.press("Enter")
+        expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+        expect(page.locator("#deliveries tbody tr").first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
+        shoot(page, "phone-queue", full_page=False)
+
+        link = page.locator("#deliveries tbody tr a").first
+        link.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#story-title")).to_be_focused()
+        expect(page.locator("#story")).to_be_visible()
+        shoot(page, "phone-story", full_page=False)
+        page.get_by_role("button", name="Kill story everywhere").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#confirm")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("#confirm")).to_be_hidden()
+        expect(page.get_by_role("button", name="Kill story everywhere")).to_be_focused()
+    finally:
+        context.close()
+
+
+def test_laptop_overview_screenshot(browser: Browser, stack: Stack) -> None:
+    """The screenshot the README shows: the queue after the scenarios above, with trouble on one outlet."""
+    failing = ninjs("Rail strike halts trains across the north", located="Manchester")
+    throttled = ninjs("Parliament debates the new energy bill", located="London")
+    stack.script.set(failing["uri"], "fail")
+    stack.script.set(throttled["uri"], "throttle")
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    try:
+        sign_in(page, stack)
+        failing_id, throttled_id = stack.post(failing), stack.post(throttled)
+        expect(row(page, failing_id, "mobile-app")).to_have_attribute(
+            "data-status", "failed", timeout=DELIVERED_TIMEOUT_MS
+        )
+        expect(row(page, throttled_id, "mobile-app")).to_have_attribute(
+            "data-status", "retrying", timeout=DELIVERED_TIMEOUT_MS
+        )
+        expect(page.locator('#outlet-counts [data-outlet="mobile-app"]')).to_contain_text("failing")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= LAPTOP["width"], f"the queue scrolls sideways on a laptop ({width}px)"
+        shoot(page, "queue-overview", full_page=False)
+        open_story(page, failing_id, failing["headlines"][0]["value"])
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= LAPTOP["width"], f"the story view scrolls sideways on a laptop ({width}px)"
+    finally:
+        context.close()
+
+
+def test_terminal_view_shows_the_same_queue(stack: Stack) -> None:
+    env = {**os.environ, "NEWSROOM_EDITOR_TOKEN": EDITOR_TOKEN, "COLUMNS": "200"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "services.cli", "queue", "--url", stack.url, "--once", "--limit", "100"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    for text in ("web-desk", "mobile-app", "delivered", "Minister resigns", "killed"):
+        assert text in shown.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.cli", "queue", "--url", stack.url, "--once"],
+        env={**env, "NEWSROOM_EDITOR_TOKEN": "wrong"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "refused" in refused.stdout
