@@ -100,3 +100,8 @@ class Keys:
     # --- ingest rate limit ---------------------------------------------------------
     def rate_bucket(self, partner: str) -> str:
         return f"{self._tag('rate:' + partner)}:bucket"
+
+    def ingest_bucket(self, partner: str) -> str:
+        """Hash: one partner's ingest token bucket, in the `{P:in}` slot so the accept
+        script charges the bucket and appends the items in one atomic step."""
+        return f"{self._tag('in')}:rate:{partner}"

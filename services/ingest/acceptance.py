@@ -1,11 +1,11 @@
-"""Accepting a story onto the received stream, exactly once per version.
+"""Accepting stories onto the received streams, exactly once per version.
 
-One Lua script compares the item's version with the newest one seen and appends
-the story in the same atomic step, so concurrent sends of one item by several
-ingest replicas can neither both pass nor leave a version recorded without its
-story on the stream. The registry and the streams share a hash tag, and the
-registry lives in Redis, so the decision survives restarts and is shared by
-every replica.
+One Lua script charges the partner's rate bucket, compares each item's version
+with the newest one seen and appends the story, all in one atomic step: concurrent
+sends of one item by several ingest replicas can neither both pass nor leave a
+version recorded without its story on the stream, and a rate-limited request
+leaves nothing behind. Registry, bucket and streams share the `{P:in}` hash tag;
+the registry lives in Redis, so decisions survive restarts and are shared.
 
 Outcomes: a first version is forwarded as `new`, a higher one as `update`, a
 `withheld` one as `withheld`; a kill (`canceled`) goes to the priority stream as
@@ -15,9 +15,11 @@ is a `duplicate`, a lower one `superseded`; neither is forwarded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
+from services.ingest.ratelimit import TAKE_TOKENS, RateLimit, retry_after_seconds
 from shared.connections import RedisClient
 from shared.events import ReceivedAs, StoryReceived
 from shared.keys import Keys
@@ -25,41 +27,61 @@ from shared.streams import encode_event
 
 Outcome = Literal["accepted", "duplicate", "superseded", "killed"]
 
-# KEYS: registry, stream.
-# ARGV: item field, version, mode (usable|withheld|kill), payload-as-new, payload-as-update
+# KEYS: registry, routine stream, priority stream, rate bucket.
+# ARGV: rate, burst, cost, then 6 per item:
+#   registry field, version, mode (usable|withheld|kill), priority (1|0), payload-as-new, payload-as-update
 # The registry holds "<version>" or "<version>:killed". Which payload is appended
 # depends on what the registry says, so both are prepared (they differ only in
-# `received_as`): the script stays one round trip and atomic.
-_ACCEPT = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local version = tonumber(ARGV[2])
-local mode = ARGV[3]
-local payload = ARGV[4]
-local received_as = 'new'
-if mode == 'kill' then received_as = 'kill' elseif mode == 'withheld' then received_as = 'withheld' end
-if current then
-  local seen = tonumber(string.match(current, '^%d+'))
-  if string.find(current, ':killed', 1, true) then
-    if mode == 'kill' then return {'duplicate', tostring(seen), ''} end
-    return {'killed', tostring(seen), ''}
-  end
-  if mode ~= 'kill' then
-    if version == seen then return {'duplicate', tostring(seen), ''} end
-    if version < seen then return {'superseded', tostring(seen), ''} end
-    if mode == 'usable' then
-      received_as = 'update'
-      payload = ARGV[5]
+# `received_as`) and the script stays one round trip.
+# Returns {'limited', wait_ms} or {'ok', outcome1, detail1, as1, outcome2, ...}.
+_ACCEPT = (
+    """
+local bucket = KEYS[4]
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+"""
+    + TAKE_TOKENS
+    + """
+if not allowed then return {'limited', tostring(wait_ms)} end
+local results = {'ok'}
+for base = 4, #ARGV, 6 do
+  local field, version, mode = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
+  local stream = KEYS[2]
+  if ARGV[base + 3] == '1' then stream = KEYS[3] end
+  local payload = ARGV[base + 4]
+  local received_as = 'new'
+  if mode == 'kill' then received_as = 'kill' elseif mode == 'withheld' then received_as = 'withheld' end
+  local current = redis.call('HGET', KEYS[1], field)
+  local outcome, detail = nil, nil
+  if current then
+    local seen = tonumber(string.match(current, '^%d+'))
+    if string.find(current, ':killed', 1, true) then
+      if mode == 'kill' then outcome = 'duplicate' else outcome = 'killed' end
+      detail = tostring(seen)
+    elseif mode ~= 'kill' then
+      if version == seen then outcome, detail = 'duplicate', tostring(seen)
+      elseif version < seen then outcome, detail = 'superseded', tostring(seen)
+      elseif mode == 'usable' then received_as, payload = 'update', ARGV[base + 5] end
+    elseif version < seen then
+      version = seen
     end
-  elseif version < seen then
-    version = seen
+  end
+  if outcome then
+    table.insert(results, outcome)
+    table.insert(results, detail)
+    table.insert(results, '')
+  else
+    local marker = tostring(version)
+    if mode == 'kill' then marker = marker .. ':killed' end
+    local id = redis.call('XADD', stream, '*', '__data__', payload)
+    redis.call('HSET', KEYS[1], field, marker)
+    table.insert(results, 'accepted')
+    table.insert(results, id)
+    table.insert(results, received_as)
   end
 end
-local marker = tostring(version)
-if mode == 'kill' then marker = marker .. ':killed' end
-local id = redis.call('XADD', KEYS[2], '*', '__data__', payload)
-redis.call('HSET', KEYS[1], ARGV[1], marker)
-return {'accepted', id, received_as}
+return results
 """
+)
 
 
 @dataclass(frozen=True)
@@ -70,14 +92,18 @@ class Acceptance:
     received_as: ReceivedAs | None = None
 
 
-def stream_for(keys: Keys, event: StoryReceived) -> str:
+@dataclass(frozen=True)
+class RateLimited:
+    retry_after_seconds: int
+
+
+def is_priority(event: StoryReceived) -> bool:
     """Kills and flashes/bulletins (urgency 1-2) overtake routine traffic."""
     story = event.story
-    urgent = story.pubstatus == "canceled" or (story.urgency or 9) <= 2
-    return keys.received_priority if urgent else keys.received
+    return story.pubstatus == "canceled" or (story.urgency or 9) <= 2
 
 
-async def accept(redis: RedisClient, keys: Keys, event: StoryReceived) -> Acceptance:
+async def _item_args(event: StoryReceived) -> list[object]:
     story = event.story
     mode = {"canceled": "kill", "withheld": "withheld"}.get(story.pubstatus, "usable")
     if mode == "usable":
@@ -87,21 +113,28 @@ async def accept(redis: RedisClient, keys: Keys, event: StoryReceived) -> Accept
         fixed: ReceivedAs = "kill" if mode == "kill" else "withheld"
         as_new = await encode_event(event.model_copy(update={"received_as": fixed}), event.trace_id)
         as_update = b""
-    outcome, detail, received_as = await redis.eval(
-        _ACCEPT,
-        2,
-        keys.item_versions,
-        stream_for(keys, event),
-        f"{story.partner}\x1f{story.uri}",
-        story.version,
-        mode,
-        as_new,
-        as_update,
-    )
-    outcome_text, detail_text, as_text = (_text(outcome), _text(detail), _text(received_as))
-    if outcome_text == "accepted":
-        return Acceptance("accepted", entry_id=detail_text, received_as=as_text)  # type: ignore[arg-type]
-    return Acceptance(outcome_text, current_version=int(detail_text))  # type: ignore[arg-type]
+    field = f"{story.partner}\x1f{story.uri}"
+    return [field, story.version, mode, "1" if is_priority(event) else "0", as_new, as_update]
+
+
+async def accept(
+    redis: RedisClient, keys: Keys, partner: str, events: Sequence[StoryReceived], limit: RateLimit
+) -> RateLimited | list[Acceptance]:
+    """Charge `partner`'s bucket for the items, then accept each; all or nothing if limited."""
+    args: list[object] = [limit.rate_per_second, limit.burst, limit.cost(len(events))]
+    for event in events:
+        args.extend(await _item_args(event))
+    keys_args = [keys.item_versions, keys.received, keys.received_priority, keys.ingest_bucket(partner)]
+    reply = [_text(part) for part in await redis.eval(_ACCEPT, len(keys_args), *keys_args, *args)]
+    if reply[0] == "limited":
+        return RateLimited(retry_after_seconds(int(reply[1])))
+    results = []
+    for outcome, detail, received_as in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
+        if outcome == "accepted":
+            results.append(Acceptance("accepted", entry_id=detail, received_as=cast(ReceivedAs, received_as)))
+        else:
+            results.append(Acceptance(cast(Outcome, outcome), current_version=int(detail)))
+    return results
 
 
 def _text(value: object) -> str:

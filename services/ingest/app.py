@@ -30,7 +30,7 @@ from redis.exceptions import (
 
 from services.enrich.related.api import related_router
 from services.ingest import auth, responses
-from services.ingest.acceptance import Acceptance, accept
+from services.ingest.acceptance import Acceptance, RateLimited, accept
 from services.ingest.formats import (
     ACCEPTED_TYPES,
     JSON_TYPES,
@@ -41,7 +41,7 @@ from services.ingest.formats import (
     read_items,
 )
 from services.ingest.items import ItemError, ParsedItem, PayloadError
-from services.ingest.ratelimit import take
+from services.ingest.ratelimit import RateLimit
 from services.ingest.responses import BatchResult, ItemResult, OutletState, StoryStatus
 from services.ingest.schemas import NinjsSchemas
 from shared import status
@@ -258,25 +258,26 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             STORIES_RECEIVED.labels(partner.id, "invalid").inc()
             raise _invalid(parsed.items[0].error)
 
-        stories = [item for item in parsed.items if item.story is not None]
-        try:
-            decision = await take(
-                redis,
-                keys.rate_bucket(partner.id),
-                partner.rate_per_second or settings.rate_per_second,
-                partner.rate_burst or settings.rate_burst,
-                len(stories),
+        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+        received_at = utcnow()
+        events = [
+            StoryReceived(
+                story_id=item.story.id,
+                # One request, one trace; batch items get their own so each story is followable.
+                trace_id=trace_id if not parsed.batch else uuid.uuid4().hex,
+                received_at=received_at,
+                story=item.story,
+                source_format=item.source_format,
+                original=item.original.decode("utf-8", "replace"),
             )
-            if not decision.allowed:
-                raise Problem(
-                    429,
-                    "rate-limited",
-                    "Too many requests",
-                    f"Partner {partner.id!r} is over its rate limit; retry after "
-                    f"{decision.retry_after_seconds} s.",
-                    headers={"Retry-After": str(decision.retry_after_seconds)},
-                )
-            if stories and await shedder.too_long():
+            for item in parsed.items
+            if item.story is not None
+        ]
+        limit = RateLimit(
+            partner.rate_per_second or settings.rate_per_second, partner.rate_burst or settings.rate_burst
+        )
+        try:
+            if events and await shedder.too_long():
                 raise Problem(
                     503,
                     "backlog",
@@ -284,22 +285,34 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     "Enrich is behind; nothing was stored. Retry later.",
                     headers=retry_after,
                 )
+            outcome = await accept(redis, keys, partner.id, events, limit)
         except (RedisError, RedisClusterException, OSError) as exc:
             if not _is_outage(exc):
                 raise
+            log.warning("nothing stored: redis unavailable", error=repr(exc))
             raise unavailable("Redis cannot be reached; nothing was stored. Retry later.") from None
-
-        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+        if isinstance(outcome, RateLimited):
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"Partner {partner.id!r} is over its rate limit; nothing was stored. "
+                f"Retry after {outcome.retry_after_seconds} s.",
+                headers={"Retry-After": str(outcome.retry_after_seconds)},
+            )
+        accepted = iter(zip(events, outcome, strict=True))
         results = []
         for index, item in enumerate(parsed.items):
-            result = await _ingest_one(item, partner, trace_id if not parsed.batch else uuid.uuid4().hex)
+            if item.story is None:
+                result = _not_ingested(item)
+            else:
+                event, acceptance = next(accepted)
+                result = await _after_accept(item, event, acceptance, partner)
             if parsed.batch:
                 result.index = index
             results.append(result)
         if not parsed.batch:
             only = results[0]
-            if only.code == 503:
-                raise unavailable("Redis cannot be reached; nothing was stored. Retry later.")
             if only.code == 409:
                 raise Problem(
                     409,
@@ -312,70 +325,36 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     current_version=only.current_version,
                 )
             return JSONResponse(only.model_dump(exclude_none=True), status_code=only.code)
-        if all(r.code == 503 for r in results if r.status != "skipped") and any(
-            r.code == 503 for r in results
-        ):
-            raise unavailable("Redis cannot be reached; nothing was stored. Retry later.")
         counts: dict[str, int] = {}
         for r in results:
             counts[r.status] = counts.get(r.status, 0) + 1
         batch = BatchResult(items=results, counts=counts)
         return JSONResponse(batch.model_dump(exclude_none=True), status_code=200)
 
-    async def _ingest_one(item: ParsedItem, partner: Partner, trace_id: str) -> ItemResult:
-        if item.skipped is not None:
-            return ItemResult(status="skipped", code=200, format=item.source_format, detail=item.skipped)
-        if item.error is not None or item.story is None:
-            error = item.error or ItemError("/", "no story")
-            problem = _invalid(error)
-            return ItemResult(
-                status="invalid",
-                code=422,
-                format=item.source_format,
-                problem=responses.Problem.model_validate(problem.body()),
-            )
-        story = item.story
-        with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=trace_id):
-            event = StoryReceived(
-                story_id=story.id,
-                trace_id=trace_id,
-                received_at=utcnow(),
-                story=story,
-                source_format=item.source_format,
-                original=item.original.decode("utf-8", "replace"),
-            )
-            base = ItemResult(
-                status="accepted",
-                code=202,
+    async def _after_accept(
+        item: ParsedItem, event: StoryReceived, result: Acceptance, partner: Partner
+    ) -> ItemResult:
+        story = event.story
+        with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=event.trace_id):
+            STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
+            answer = ItemResult(
+                status=result.outcome,
+                code=_CODES[result.outcome],
                 id=story.id,
                 uri=story.uri,
                 version=story.version,
                 format=item.source_format,
             )
-            try:
-                result: Acceptance = await accept(redis, keys, event)
-            except (RedisError, RedisClusterException, OSError) as exc:
-                if not _is_outage(exc):
-                    raise
-                log.warning("story not stored: redis unavailable", error=repr(exc))
-                return base.model_copy(update={"status": "unavailable", "code": 503})
-            STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
             if result.outcome != "accepted":
                 log.info("story not forwarded", outcome=result.outcome, version=story.version)
-                return base.model_copy(
-                    update={
-                        "status": result.outcome,
-                        "code": _CODES[result.outcome],
-                        "current_version": result.current_version,
-                    }
-                )
+                return answer.model_copy(update={"current_version": result.current_version})
             await _record_received(story.id, partner.id, event, result)
             log.info("story accepted", version=story.version, received_as=result.received_as)
-            return base.model_copy(
+            return answer.model_copy(
                 update={
                     "received_as": result.received_as,
                     "entry_id": result.entry_id,
-                    "trace_id": trace_id,
+                    "trace_id": event.trace_id,
                 }
             )
 
@@ -427,6 +406,18 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     app.include_router(related_router(settings, config, redis))
     return app
+
+
+def _not_ingested(item: ParsedItem) -> ItemResult:
+    if item.skipped is not None:
+        return ItemResult(status="skipped", code=200, format=item.source_format, detail=item.skipped)
+    problem = _invalid(item.error or ItemError("/", "no story"))
+    return ItemResult(
+        status="invalid",
+        code=422,
+        format=item.source_format,
+        problem=responses.Problem.model_validate(problem.body()),
+    )
 
 
 def _is_outage(exc: BaseException) -> bool:

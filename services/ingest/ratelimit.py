@@ -1,8 +1,10 @@
 """Per-partner token bucket in Redis, shared by every ingest replica.
 
-The bucket refills at `rate` tokens per second up to `burst`; a request costs
-one token per item. The script reads Redis' own clock, so replicas with skewed
-clocks still share one consistent bucket.
+The bucket refills at `rate` tokens per second up to `burst`; a request costs one
+token per item (capped at `burst`, so a batch larger than the burst still passes
+a full bucket). The Lua below is a fragment of the accept script (acceptance.py):
+charging the bucket and appending the items is one atomic step and one round
+trip. It reads Redis' own clock, so replicas with skewed clocks share one bucket.
 """
 
 from __future__ import annotations
@@ -10,40 +12,34 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from shared.connections import RedisClient
-
-# KEYS: bucket.  ARGV: rate per second, burst, cost.  Returns {allowed, wait_ms}.
-_TAKE = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+# Expects `bucket`, `rate`, `burst`, `cost` as locals; sets `allowed` and `wait_ms`.
+TAKE_TOKENS = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local state = redis.call('HMGET', bucket, 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local allowed = 0
-local wait = 0
-if tokens >= cost then
+local allowed = tokens >= cost
+local wait_ms = 0
+if allowed then
   tokens = tokens - cost
-  allowed = 1
 else
-  wait = math.ceil((cost - tokens) * 1000 / rate)
+  wait_ms = math.ceil((cost - tokens) * 1000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return {allowed, wait}
+redis.call('HSET', bucket, 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
 """
 
 
 @dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    retry_after_seconds: int
+class RateLimit:
+    rate_per_second: float
+    burst: int
+
+    def cost(self, items: int) -> int:
+        return min(max(items, 1), self.burst)
 
 
-async def take(redis: RedisClient, bucket: str, rate: float, burst: int, cost: int) -> Decision:
-    """Spend `cost` tokens (capped at `burst`, so a large batch can pass a full bucket)."""
-    allowed, wait_ms = await redis.eval(_TAKE, 1, bucket, rate, burst, min(max(cost, 1), burst))
-    return Decision(bool(int(allowed)), max(1, math.ceil(int(wait_ms) / 1000)))
+def retry_after_seconds(wait_ms: int) -> int:
+    return max(1, math.ceil(wait_ms / 1000))

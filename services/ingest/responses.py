@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from shared.events import ReceivedAs
 
-ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped", "unavailable"]
+ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped"]
 
 
 class Problem(BaseModel):

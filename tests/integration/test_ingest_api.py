@@ -258,7 +258,9 @@ async def test_rate_limit_answers_429_with_retry_after(settings: Settings, redis
     _is_problem(answers[2], 429)
     assert 1 <= int(answers[2].headers["retry-after"]) <= 2
     assert other_partner.status_code == 202
-    assert await redis.exists(settings.keys.rate_bucket("alpha")) == 1
+    assert await redis.exists(settings.keys.ingest_bucket("alpha")) == 1
+    stored = [e.story.uri for e in await received(redis, settings.keys.received)]
+    assert stored == ["urn:r:0", "urn:r:1", "urn:r:other"]  # the limited request left nothing
 
 
 async def test_backlog_past_the_limit_sheds_load_with_503(settings: Settings, redis: RedisClient) -> None:
