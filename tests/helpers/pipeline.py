@@ -131,7 +131,7 @@ class Pipeline:
     async def post(
         self, client: httpx.AsyncClient, item: dict[str, Any], give_up_after: float = 120.0
     ) -> int:
-        """POST like a partner: retry 503 (honouring Retry-After) and connection errors."""
+        """POST like a partner: retry 429/503 (honouring Retry-After) and connection errors."""
         deadline = time.monotonic() + give_up_after
         while True:
             try:
@@ -145,7 +145,7 @@ class Pipeline:
                     raise
                 await asyncio.sleep(0.2)
                 continue
-            if response.status_code == 503 and time.monotonic() < deadline:
+            if response.status_code in (429, 503) and time.monotonic() < deadline:
                 self.sent.retries_503 += 1
                 await asyncio.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
                 continue

@@ -1,0 +1,82 @@
+"""A private redis-server for tests that crash or restart Redis (never the shared one)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from tests.helpers.ports import free_port
+
+
+class OwnRedis:
+    """redis-server with AOF on a free loopback port; `crash()` is SIGKILL, `start()` restarts it."""
+
+    def __init__(self, workdir: Path, appendfsync: str = "always") -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is needed for the Redis fault tests")
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.appendfsync = appendfsync
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> OwnRedis:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                self.appendfsync,
+                "--save",
+                "",
+                "--logfile",
+                str(self.workdir / "redis.log"),
+            ]
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
+                return self
+            except redis.exceptions.BusyLoadingError:
+                time.sleep(0.05)
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on {self.port} did not start")
+
+    def crash(self) -> None:
+        """SIGKILL: whatever the fsync policy has not written yet is lost."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self) -> OwnRedis:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,92 @@
+"""SIGKILL an enrich worker, later a publish worker, while 2,000 stories flow.
+
+Every story a partner got a 2xx for reaches every outlet; after deduplicating on
+`webhook-id` each outlet has each version exactly once; nothing stays pending.
+The raw redeliveries (what at-least-once costs the outlets) are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.connections import RedisClient
+from shared.settings import Settings
+from tests.faults.timings import FAULT_ENV
+from tests.helpers.pipeline import (
+    SECRETS,
+    Pipeline,
+    assert_signed,
+    delivered_versions,
+    ninjs_item,
+    pending_counts,
+    redeliveries,
+    wait_until,
+    write_config,
+)
+from tests.helpers.receiver import Receiver
+
+pytestmark = pytest.mark.faults
+
+
+async def test_sigkill_workers_while_2000_stories_flow(
+    settings: Settings, service_env: dict[str, str], redis: RedisClient, tmp_path: Path
+) -> None:
+    total = 2000
+    env = {**service_env, **FAULT_ENV}
+    with Receiver() as alpha, Receiver() as beta:
+        outlets = {"alpha": alpha, "beta": beta}
+        write_config(settings.config_path, outlets)
+        with Pipeline(env, tmp_path) as pipeline:
+            enrich, publish = pipeline.enrichers[0], pipeline.publishers[0]
+            kills: list[str] = []
+
+            async def crash_and_restart() -> None:
+                await wait_until(lambda: len(pipeline.sent.acked) >= total // 5, 120, 0.01)
+                enrich.kill()
+                kills.append(f"enrich at {len(pipeline.sent.acked)} acked")
+                await asyncio.sleep(1.0)
+                pipeline.restart(enrich, wait=False)
+                await wait_until(lambda: len(pipeline.sent.acked) >= 3 * total // 5, 120, 0.01)
+                publish.kill()
+                kills.append(f"publish at {len(pipeline.sent.acked)} acked")
+                await asyncio.sleep(1.0)
+                pipeline.restart(publish, wait=False)
+
+            started = time.monotonic()
+            chaos = asyncio.create_task(crash_and_restart())
+            await pipeline.post_all((ninjs_item(n) for n in range(total)), concurrency=16)
+            await chaos
+            posted = time.monotonic() - started
+            enrich.wait_ready()
+            publish.wait_ready()
+            acked = set(pipeline.sent.acked)
+            assert len(acked) == total, f"partner refused: {pipeline.sent.refused[:10]}"
+
+            def complete(receiver: Receiver) -> bool:
+                got = delivered_versions(receiver)
+                return all(version in got.get(uri, []) for uri, version in acked)
+
+            assert await wait_until(lambda: complete(alpha) and complete(beta), 180, 0.5), {
+                name: total - len(delivered_versions(r)) for name, r in outlets.items()
+            }
+            drained = time.monotonic() - started
+            for name, receiver in outlets.items():
+                got = delivered_versions(receiver)
+                assert len(got) == total
+                twice = [uri for uri, versions in got.items() if len(versions) != 1]
+                assert not twice, f"{name}: versions delivered more than once: {twice[:5]}"
+                assert_signed(receiver, SECRETS[name])
+
+            async def nothing_pending() -> bool:
+                return sum((await pending_counts(redis, settings)).values()) == 0
+
+            assert await wait_until(nothing_pending, 30), await pending_counts(redis, settings)
+            print(
+                f"\n{total} stories; killed {', '.join(kills)}; posted in {posted:.1f} s, "
+                f"all delivered after {drained:.1f} s; raw redeliveries: "
+                + ", ".join(f"{name} {redeliveries(r)}" for name, r in outlets.items())
+            )

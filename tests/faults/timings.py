@@ -1,0 +1,22 @@
+"""Fast, bounded timings for the fault tests (seconds instead of production's minutes)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import FAST_TIMINGS
+
+# Outlet retries every half second (Retry-After: 1 makes it 1 s) for long enough to
+# outlast every scripted outage; a delivery whose worker died is requeued after 2 s.
+FAULT_ENV: dict[str, str] = {
+    **{f"NEWSROOM_{name.upper()}": str(value) for name, value in FAST_TIMINGS.items()},
+    "NEWSROOM_TAGGING": "false",
+    "NEWSROOM_RATE_PER_SECOND": "100000",
+    "NEWSROOM_RATE_BURST": "100000",
+    "NEWSROOM_MAX_ATTEMPTS": "1000",
+    "NEWSROOM_RETRY_SCHEDULE_SECONDS": json.dumps([0.5] * 400),
+    "NEWSROOM_RETRY_JITTER": "0",
+    "NEWSROOM_DELIVERY_LEASE_SECONDS": "2",
+    "NEWSROOM_OUTLET_TIMEOUT_SECONDS": "2",
+    "NEWSROOM_PUBLISH_POLL_MS": "100",
+}
