@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, Request
@@ -448,15 +448,27 @@ def _iso(value: Any) -> str | None:
 
 
 def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
+    """The status hash and timeline (written by all three services) as the partner sees them.
+
+    Per outlet: publish's `routed` event says which outlets got a delivery queued or
+    skipped (and why); each `delivery:<outlet>` event carries the attempt's result.
+    """
     outlets: dict[str, OutletState] = {}
     events = []
     for entry in timeline:
+        at = _iso(entry.get("at"))
+        events.append({**entry, "at": at})
         event = str(entry.get("event", ""))
-        events.append({**entry, "at": _iso(entry.get("at"))})
-        state, _, outlet = event.partition(":")
-        if outlet and state in ("queued", "delivered", "failed"):
-            detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service")}
-            outlets[outlet] = OutletState(state=state, at=_iso(entry.get("at")), detail=detail)
+        if event == "routed" and isinstance(entry.get("routing"), list):
+            for route in entry["routing"]:
+                if isinstance(route, dict) and route.get("outlet"):
+                    skipped = route.get("decision") == "skip"
+                    state = "skipped" if skipped else "queued"
+                    outlets[str(route["outlet"])] = OutletState(state=state, at=at, detail=route)
+        elif event.startswith("delivery:") and entry.get("result") in _DELIVERY_STATES:
+            detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service") and v is not None}
+            state = _DELIVERY_STATES[str(entry["result"])]
+            outlets[event.removeprefix("delivery:")] = OutletState(state=state, at=at, detail=detail)
     version = fields.get("version")
     return StoryStatus(
         id=story_id,
@@ -472,3 +484,11 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         outlets=outlets,
         timeline=events,
     )
+
+
+_DELIVERY_STATES: dict[str, Literal["retrying", "delivered", "failed", "canceled"]] = {
+    "delivered": "delivered",
+    "retrying": "retrying",
+    "failed": "failed",
+    "canceled": "canceled",
+}

@@ -46,7 +46,9 @@ class BatchResult(BaseModel):
 
 
 class OutletState(BaseModel):
-    state: Literal["queued", "delivered", "failed"]
+    """The latest state of the story's delivery to one outlet."""
+
+    state: Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
     at: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 

@@ -292,14 +292,21 @@ async def test_status_shows_each_stage_with_timestamps(settings: Settings, redis
         await status.record(
             redis, settings.keys, story_id, "enriched", {"stage": "enriched"}, service="enrich"
         )
-        await status.record(
-            redis, settings.keys, story_id, "delivered:site", {"outlet": "site"}, service="publish"
-        )
+        routing = [
+            {"outlet": "site", "decision": "send", "result": "created", "reason": "matches"},
+            {"outlet": "app", "decision": "send", "result": "created", "reason": "matches"},
+            {"outlet": "print", "decision": "skip", "reason": "language"},
+        ]
+        await status.record(redis, settings.keys, story_id, "routed", {"routing": routing}, service="publish")
+        delivered = {"outlet": "site", "result": "delivered", "status_code": 200}
+        await status.record(redis, settings.keys, story_id, "delivery:site", delivered, service="publish")
         answer = await client.get(f"/v1/stories/{story_id}", headers=bearer(KEY_A1))
     assert answer.status_code == 200
     body = answer.json()
     assert (body["id"], body["uri"], body["version"], body["stage"]) == (story_id, "urn:s:1", 1, "enriched")
     assert datetime.fromisoformat(body["received_at"]) <= datetime.fromisoformat(body["enriched_at"])
     assert datetime.fromisoformat(body["enriched_at"]).timestamp() >= before - 1
-    assert body["outlets"]["site"]["state"] == "delivered"
-    assert [e["event"] for e in body["timeline"]] == ["received", "enriched", "delivered:site"]
+    states = {name: outlet["state"] for name, outlet in body["outlets"].items()}
+    assert states == {"site": "delivered", "app": "queued", "print": "skipped"}
+    assert body["outlets"]["site"]["detail"]["status_code"] == 200
+    assert [e["event"] for e in body["timeline"]] == ["received", "enriched", "routed", "delivery:site"]
