@@ -219,6 +219,7 @@ def test_kill_a_story_and_every_outlet_row_changes(page: Page, stack: Stack) -> 
     shoot(page, "confirm-kill", full_page=False)
     confirm(page, "Kill this story everywhere?")
     expect(page.locator(".timeline")).to_contain_text("editor:kill", timeout=10_000)
+    expect(page.get_by_role("button", name="Killed everywhere")).to_be_disabled(timeout=DELIVERED_TIMEOUT_MS)
     page.get_by_role("link", name="Back to the queue").click()
 
     for outlet in ("web-desk", "mobile-app"):

@@ -584,6 +584,7 @@ function storyHeader(story, deliveries, enrichment) {
   ].filter(Boolean);
   const headline = story.headline || ninjsText(story.headlines) || story.uri || state.storyId;
   const description = story.description || ninjsText(story.descriptions, "summary");
+  const killed = deliveries.some((d) => d.event_type === "story.killed");
   return el(
     "div",
     { class: "story-head" },
@@ -601,13 +602,15 @@ function storyHeader(story, deliveries, enrichment) {
       ),
       description ? el("p", { text: description }) : null,
     ),
-    el("button", {
-      type: "button",
-      class: "danger",
-      id: "kill",
-      text: "Kill story everywhere",
-      onclick: () => confirmKill(state.storyId, headline),
-    }),
+    killed
+      ? el("button", { type: "button", class: "danger", id: "kill", disabled: true, text: "Killed everywhere" })
+      : el("button", {
+          type: "button",
+          class: "danger",
+          id: "kill",
+          text: "Kill story everywhere",
+          onclick: () => confirmKill(state.storyId, headline),
+        }),
   );
 }
 
@@ -816,7 +819,11 @@ function route() {
     $("#queue").hidden = true;
     $("#story").hidden = false;
     $("#story-body").replaceChildren(el("p", { class: "empty", text: "Loading…" }));
-    loadStory(state.storyId, true).catch(failed);
+    const wanted = state.storyId;
+    loadStory(wanted, true).catch((error) => {
+      if (error instanceof Unauthorized || state.storyId !== wanted) return failed(error);
+      $("#story-body").replaceChildren(el("p", { class: "error", role: "alert", text: error.message }));
+    });
     return;
   }
   const wasStory = state.storyId;
