@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.connections import Broker, RedisClient
 from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERS, RECLAIMED
 from shared.settings import Settings
 from shared.streams import Stream, dead_letter, decode_entry
 
@@ -120,6 +121,7 @@ class StreamConsumer(Generic[M]):
         async def on_reclaimed_entry(msg: RedisStreamMessage = Context("message")) -> None:
             raw = msg.raw_message
             deliveries = await msg.get_delivery_count()
+            RECLAIMED.labels(stream.name).inc()
             await self._process([(raw["message_ids"][0], raw["data"])], deliveries)
 
     async def _process(self, raw_entries: list[tuple[bytes, dict[bytes, bytes]]], deliveries: int) -> None:
@@ -186,6 +188,7 @@ class StreamConsumer(Generic[M]):
             story_id=story_id,
             error=error[:500],
         )
+        DEAD_LETTERS.labels(self.stream.name).inc()
         await dead_letter(
             self.redis,
             self.settings.keys,

@@ -25,3 +25,16 @@ END_TO_END_SECONDS = Histogram(
 OUTLET_DISABLED = Gauge(
     "newsroom_outlet_disabled", "1 while an outlet is disabled (it answered 410 Gone)", ["outlet"]
 )
+RECLAIMED = Counter(
+    "newsroom_stream_reclaimed_total",
+    "Entries taken over after sitting idle in a consumer's pending list (a crash or a failure)",
+    ["stream"],
+)
+STREAM_OLDEST_PENDING_SECONDS = Gauge(
+    "newsroom_stream_oldest_pending_seconds",
+    "Age of the oldest entry read but not acknowledged (0 when none is pending)",
+    ["stream", "group"],
+)
+DEAD_LETTER_ENTRIES = Gauge(
+    "newsroom_dead_letter_entries", "Entries in the dead-letter stream (to replay or discard)"
+)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -17,7 +18,12 @@ from prometheus_client import make_asgi_app
 
 from shared.connections import Broker, RedisClient
 from shared.logging import get_logger
-from shared.metrics import STREAM_LAG, STREAM_PENDING
+from shared.metrics import (
+    DEAD_LETTER_ENTRIES,
+    STREAM_LAG,
+    STREAM_OLDEST_PENDING_SECONDS,
+    STREAM_PENDING,
+)
 from shared.problems import install_problem_handlers
 from shared.settings import Settings
 from shared.streams import (
@@ -53,10 +59,17 @@ def worker_app(
                     lag, pending = await backlog(redis, stream)
                     STREAM_LAG.labels(stream.name, stream.group).set(lag)
                     STREAM_PENDING.labels(stream.name, stream.group).set(pending)
+                    STREAM_OLDEST_PENDING_SECONDS.labels(stream.name, stream.group).set(
+                        await oldest_pending_seconds(redis, stream) if pending else 0.0
+                    )
                     await trim_processed(redis, stream, keep_ms)
                     await prune_consumers(redis, stream, CONSUMER_IDLE_MS)
                 except Exception as exc:  # Redis blips must not kill housekeeping
                     log.warning("housekeeping failed", stream=stream.name, error=repr(exc))
+            try:
+                DEAD_LETTER_ENTRIES.set(await redis.xlen(settings.keys.dead_letter))
+            except Exception as exc:
+                log.warning("housekeeping failed", stream=settings.keys.dead_letter, error=repr(exc))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +91,7 @@ def worker_app(
             await redis.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
+    app.state.broker = broker  # for the AsyncAPI document (`make docs`)
     install_problem_handlers(app, settings.retry_after_seconds)
     app.mount("/metrics", make_asgi_app())
 
@@ -97,3 +111,13 @@ def worker_app(
         return JSONResponse({"status": "ready"})
 
     return app
+
+
+async def oldest_pending_seconds(redis: RedisClient, stream: Stream) -> float:
+    """How long the oldest unacknowledged entry of the group has existed (its id is its time)."""
+    summary = await redis.xpending(stream.name, stream.group)
+    oldest = summary.get("min")
+    if not summary.get("pending") or oldest is None:
+        return 0.0
+    millis = int((oldest.decode() if isinstance(oldest, bytes) else str(oldest)).partition("-")[0])
+    return max(0.0, time.time() - millis / 1000)

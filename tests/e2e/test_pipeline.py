@@ -105,3 +105,60 @@ async def test_sigkill_enrich_then_publish_mid_flow_loses_nothing_and_delivers_o
 
             assert await wait_until(drained, 30), await pending_counts(redis, settings)
             print(f"\n{total} stories, raw redeliveries at the outlet: {redeliveries(outlet)}")
+
+
+def _metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one Prometheus sample, or None when it is not exposed."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        base, _, rest = series.partition("{")
+        if base == name and all(part in rest for part in wanted.split(",") if part):
+            return float(value)
+    return None
+
+
+async def test_operators_metrics_health_and_readiness(
+    settings: Settings, service_env: dict[str, str], redis: RedisClient, tmp_path: Path
+) -> None:
+    env = {**service_env, "NEWSROOM_TAGGING": "false"}
+    with Receiver() as outlet:
+        write_config(settings.config_path, {"alpha": outlet})
+        with Pipeline(env, tmp_path) as pipeline:
+            await pipeline.post_all([ninjs_item(n) for n in range(5)])
+            assert await wait_until(lambda: len(delivered_versions(outlet)) == 5, 60)
+            enrich, publish = pipeline.enrichers[0], pipeline.publishers[0]
+            async with httpx.AsyncClient(timeout=10) as client:
+
+                async def scrape(url: str) -> str:
+                    return (await client.get(f"{url}/metrics/")).text
+
+                ingest_text = await scrape(pipeline.ingest.url)
+                assert _metric(ingest_text, "newsroom_stories_received_total", partner="wire") == 5
+                enrich_text = await scrape(enrich.url)
+                assert (_metric(enrich_text, "newsroom_enrich_seconds_count") or 0) >= 5
+
+                async def housekept() -> bool:
+                    text = await scrape(enrich.url)
+                    return _metric(text, "newsroom_stream_pending", group="enrich") is not None
+
+                assert await wait_until(housekept, 15), "lag/pending gauges never published"
+                enrich_text = await scrape(enrich.url)
+                for name in ("newsroom_stream_lag", "newsroom_stream_oldest_pending_seconds"):
+                    assert _metric(enrich_text, name, group="enrich") is not None, name
+                assert _metric(enrich_text, "newsroom_dead_letter_entries") == 0
+                publish_text = await scrape(publish.url)
+                assert _metric(publish_text, "newsroom_deliveries_total", outlet="alpha", status="200") == 5
+                assert (_metric(publish_text, "newsroom_end_to_end_seconds_count") or 0) >= 5
+
+                for proc in pipeline.processes():
+                    assert (await client.get(f"{proc.url}/healthz")).status_code == 200
+                    assert (await client.get(f"{proc.url}/readyz")).status_code == 200
+                # ready means the consumer groups exist too, not only that Redis answers
+                enriched = settings.keys.enriched
+                await redis.xgroup_destroy(enriched, "publish")
+                answer = await client.get(f"{pipeline.ingest.url}/readyz")
+                assert answer.status_code == 503
+                assert "group" in answer.text
