@@ -8,6 +8,7 @@ nothing behind. Parsing, validation and normalisation live in pure modules
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -301,16 +302,18 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                 headers={"Retry-After": str(outcome.retry_after_seconds)},
             )
         accepted = iter(zip(events, outcome, strict=True))
-        results = []
-        for index, item in enumerate(parsed.items):
+        pending = []
+        for item in parsed.items:
             if item.story is None:
-                result = _not_ingested(item)
+                pending.append(_settled(_not_ingested(item)))
             else:
                 event, acceptance = next(accepted)
-                result = await _after_accept(item, event, acceptance, partner)
-            if parsed.batch:
+                pending.append(_after_accept(item, event, acceptance, partner))
+        # The stories are already on the stream; their status records go out together.
+        results = list(await asyncio.gather(*pending))
+        if parsed.batch:
+            for index, result in enumerate(results):
                 result.index = index
-            results.append(result)
         if not parsed.batch:
             only = results[0]
             if only.code == 409:
@@ -406,6 +409,10 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     app.include_router(related_router(settings, config, redis))
     return app
+
+
+async def _settled(result: ItemResult) -> ItemResult:
+    return result
 
 
 def _not_ingested(item: ParsedItem) -> ItemResult:
