@@ -27,11 +27,17 @@ test-cluster: install ## integration and end-to-end suites on a local three-node
 
 check: install ## ruff + mypy --strict
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check shared services tests bench
+	.venv/bin/ruff format --check shared services tests bench docs
 	.venv/bin/mypy
 
 bench: install ## the benchmark suite (prints tables with ratios)
 	@export REDIS_URL=$$(deploy/ensure-redis.sh) && $(PY) -m bench
+
+docs: install ## regenerate docs/asyncapi.json and docs/openapi-*.json from the code
+	$(PY) docs/generate.py
+
+docs-check: install ## fail when the generated API documents no longer match the code
+	$(PY) docs/generate.py --check
 
 clean:
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache test-artifacts
