@@ -143,6 +143,33 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
     assert appeared <= LIVE_BUDGET_SECONDS, f"took {appeared:.2f} s to appear"
 
 
+def test_story_view_shows_a_duplicate_with_its_reason(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    text = (
+        "<p>GENEVA — Delegates from forty countries agreed on Thursday to phase out single-use plastics "
+        "in packaging by 2035, closing two weeks of negotiations at the United Nations in Geneva.</p>"
+        "<p>The agreement sets binding national targets, a fund to help poorer countries build recycling "
+        "plants, and a ban on plastic microbeads in cosmetics from 2028. Countries that miss their targets "
+        "must publish a recovery plan within a year.</p>"
+        "<p>Environmental groups welcomed the plastics treaty but said the deadline was too late, while "
+        "industry associations warned that packaging costs would rise for food producers.</p>"
+    )
+    first = ninjs("Forty countries agree to phase out single-use plastics by 2035", body=text)
+    again = ninjs("Forty countries agree to phase out single-use plastics by 2035, UN says", body=text)
+    first_id = stack.post(first)
+    expect(row(page, first_id, "web-desk")).to_have_attribute(
+        "data-status", "delivered", timeout=DELIVERED_TIMEOUT_MS
+    )
+    again_id = stack.post(again)
+    expect(row(page, again_id, "web-desk")).to_be_visible(timeout=DELIVERED_TIMEOUT_MS)
+    open_story(page, again_id, again["headlines"][0]["value"])
+    duplicates = page.locator('[data-slot="links"] .panel').nth(1)
+    expect(duplicates.locator("a", has_text="Forty countries agree")).to_be_visible()
+    expect(duplicates.locator(".reason").first).not_to_be_empty()
+    duplicates.locator("a", has_text="Forty countries agree").click()
+    expect(page.locator("#story-title")).to_have_text(first["headlines"][0]["value"])
+
+
 def test_retry_a_failed_delivery_and_watch_it_succeed(page: Page, stack: Stack) -> None:
     sign_in(page, stack)
     headline = "Markets close higher as the central bank holds rates"

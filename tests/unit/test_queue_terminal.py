@@ -165,3 +165,29 @@ def test_watch_once_prints_a_snapshot_or_exits_2_on_a_bad_token() -> None:
     console = Console(record=True, width=200, color_system=None)
     assert watch("http://publish", "x", QueueFilters(), once=True, console=console, client=refused) == 2
     assert "refused" in console.export_text()
+
+
+def test_watch_keeps_refreshing_through_outages_until_interrupted() -> None:
+    answers = iter(
+        [
+            httpx.Response(200, json=SNAPSHOT),
+            httpx.Response(503, json={"detail": "Redis cannot be reached"}),
+            httpx.Response(200, json=SNAPSHOT),
+        ]
+    )
+    calls: list[int] = []
+
+    def handle(_request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        answer = next(answers, None)
+        if answer is None:
+            raise KeyboardInterrupt  # the operator presses Ctrl-C
+        return answer
+
+    client = httpx.Client(base_url="http://publish", transport=httpx.MockTransport(handle))
+    console = Console(record=True, width=200, color_system=None, force_terminal=True)
+    assert watch("http://publish", TOKEN, QueueFilters(), interval=0.01, console=console, client=client) == 0
+    assert len(calls) == 4
+    out = console.export_text()
+    assert "Redis cannot be reached" in out
+    assert "Ceasefire declared" in out
