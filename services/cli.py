@@ -68,6 +68,7 @@ def queue(
         str | None, typer.Option(help="Only deliveries with this flag (FLASH, KILLED, …).")
     ] = None,
     search: Annotated[str | None, typer.Option("--search", "-q", help="Headline contains.")] = None,
+    story: Annotated[str | None, typer.Option(help="Only this story id.")] = None,
     limit: Annotated[int, typer.Option(help="Rows shown.")] = 50,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
     once: Annotated[bool, typer.Option(help="Print one snapshot and exit.")] = False,
@@ -77,7 +78,7 @@ def queue(
 
     if not token:
         token = typer.prompt("Editor token", hide_input=True)
-    filters = QueueFilters(outlet, status, partner, flag, search, limit=limit)
+    filters = QueueFilters(outlet, status, partner, flag, search, story, limit=limit)
     raise typer.Exit(watch(url, token, filters, interval=interval, once=once, console=Console()))
 
 

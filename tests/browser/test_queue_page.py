@@ -230,6 +230,28 @@ def test_hold_then_release_a_waiting_delivery(page: Page, stack: Stack) -> None:
     expect(timeline).to_contain_text("editor:release")
 
 
+def test_cancel_a_waiting_delivery(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    headline = "Central bank chief to testify before lawmakers next week"
+    item = ninjs(headline, located="Washington")
+    stack.script.set(item["uri"], "throttle")
+    story_id = stack.post(item)
+    waiting = row(page, story_id, "mobile-app")
+    expect(waiting).to_have_attribute("data-status", "retrying", timeout=DELIVERED_TIMEOUT_MS)
+    waiting.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Go back").click()  # changing one's mind leaves it alone
+    expect(page.locator("#confirm")).to_be_hidden()
+    expect(waiting).to_have_attribute("data-status", "retrying")
+    waiting.get_by_role("button", name="Cancel").click()
+    confirm(page, "Cancel this delivery?")
+    expect(waiting).to_have_attribute("data-status", "canceled", timeout=10_000)
+    expect(waiting.get_by_role("button", name="Retry")).to_be_visible()
+    stack.script.set(item["uri"], "ok")
+    open_story(page, story_id, headline)
+    expect(page.locator(".timeline")).to_contain_text("editor:cancel")
+    assert stack.received_by(stack.app, item["uri"]) == []
+
+
 def test_kill_a_story_and_every_outlet_row_changes(page: Page, stack: Stack) -> None:
     sign_in(page, stack)
     headline = "Minister resigns over leaked budget documents"
