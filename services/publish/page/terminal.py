@@ -126,7 +126,7 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
         status = str(d.get("status", ""))
         error = str(d.get("last_error") or "")
         code = d.get("status_code")
-        if error and code and f"HTTP {code}" not in error:
+        if error and code and status in ("failed", "retrying") and f"HTTP {code}" not in error:
             error = f"HTTP {code} · {error}"
         table.add_row(
             _time(d.get("queued_at")),

@@ -363,7 +363,9 @@ function renderRows(changedId) {
 
 function lastError(d) {
   if (!d.last_error) return "";
-  const code = d.status_code && !String(d.last_error).includes(`HTTP ${d.status_code}`) ? `HTTP ${d.status_code} · ` : "";
+  // The outlet's answer explains a failure; beside an editor's cancel it would only confuse.
+  const answered = d.status_code && ["failed", "retrying"].includes(d.status);
+  const code = answered && !String(d.last_error).includes(`HTTP ${d.status_code}`) ? `HTTP ${d.status_code} · ` : "";
   return `${code}${d.last_error}`;
 }
 
