@@ -145,22 +145,32 @@ def _batches(count: int, size: int, run: str) -> list[tuple[bytes, str]]:
     ]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(
     label: str,
-    targets: dict[str, str],
+    targets: dict[str, tuple[str, int]],
     make: Callable[[str], list[tuple[bytes, str]]],
     rounds: int,
     conc: int,
-) -> dict[str, float]:
+) -> dict[str, tuple[float, float]]:
+    """Per target: (median requests/s, server CPU milliseconds per request)."""
     rates: dict[str, list[float]] = {name: [] for name in targets}
+    cpu: dict[str, list[float]] = {name: [] for name in targets}
     for r in range(rounds):
-        for name, url in targets.items():
+        for name, (url, pid) in targets.items():
             bodies = make(f"{label}-{name}-{r}-{uuid.uuid4().hex[:6]}")
+            before = _cpu_seconds(pid)
             seconds, failures = asyncio.run(_drive(url, bodies, conc))
             if failures:
                 raise RuntimeError(f"{name}: {failures} of {len(bodies)} requests failed")
             rates[name].append(len(bodies) / seconds)
-    return {name: statistics.median(values) for name, values in rates.items()}
+            cpu[name].append((_cpu_seconds(pid) - before) * 1000 / len(bodies))
+    return {name: (statistics.median(rates[name]), statistics.median(cpu[name])) for name in targets}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -199,7 +209,10 @@ def main(argv: list[str] | None = None) -> None:
         _serve(ingest_cmd, env, ingest_port, workdir / "ingest.log"),
         _serve(bare_cmd, env, bare_port, workdir / "bare.log"),
     ]
-    targets = {"bare": f"http://127.0.0.1:{bare_port}", "ingest": f"http://127.0.0.1:{ingest_port}"}
+    targets = {
+        "bare": (f"http://127.0.0.1:{bare_port}", servers[1].pid),
+        "ingest": (f"http://127.0.0.1:{ingest_port}", servers[0].pid),
+    }
     try:
         _measure("warmup", targets, lambda run: _singles(200, run), 1, args.concurrency)
         singles = _measure(
@@ -223,14 +236,19 @@ def main(argv: list[str] | None = None) -> None:
         f"ninjs 2.x items (~{len(json.dumps(item(0, 'x')))} bytes), concurrency {args.concurrency}, "
         f"median of {args.rounds} rounds, {schema_note}"
     )
-    print(f"{'workload':<28}{'bare':>12}{'ingest':>12}{'ratio':>8}")
-    print(f"{'single item, requests/s':<28}{singles['bare']:>12.0f}{singles['ingest']:>12.0f}"
-          f"{singles['ingest'] / singles['bare']:>8.2f}")  # fmt: skip
-    print(f"{'batch of ' + str(args.batch) + ', requests/s':<28}{batches['bare']:>12.1f}"
-          f"{batches['ingest']:>12.1f}{batches['ingest'] / batches['bare']:>8.2f}")  # fmt: skip
-    print(f"{'batch of ' + str(args.batch) + ', items/s':<28}{batches['bare'] * args.batch:>12.0f}"
-          f"{batches['ingest'] * args.batch:>12.0f}{batches['ingest'] / batches['bare']:>8.2f}")  # fmt: skip
-    ratio = singles["ingest"] / singles["bare"]
+    rows = [
+        ("single item, requests/s", singles, 1),
+        (f"batch of {args.batch}, requests/s", batches, 1),
+        (f"batch of {args.batch}, items/s", batches, args.batch),
+    ]
+    print(f"{'workload':<28}{'bare':>10}{'ingest':>10}{'ratio':>8}   server CPU ms/request bare, ingest")
+    for title, figures, scale in rows:
+        (bare_rate, bare_cpu), (ingest_rate, ingest_cpu) = figures["bare"], figures["ingest"]
+        print(
+            f"{title:<28}{bare_rate * scale:>10.0f}{ingest_rate * scale:>10.0f}"
+            f"{ingest_rate / bare_rate:>8.2f}   {bare_cpu:.2f}, {ingest_cpu:.2f}"
+        )
+    ratio = singles["ingest"][0] / singles["bare"][0]
     verdict = "meets" if ratio >= 0.7 else "misses"
     print(f"single-item ratio {ratio:.2f} {verdict} the 0.7 target")
 

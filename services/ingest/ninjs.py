@@ -77,7 +77,9 @@ def story_from_ninjs(item: Any, partner: str, version: str) -> Story:
         "urgency": _urgency(item.get("urgency")),
         "language": _text(item.get("language"), "/language"),
         "type": _text(item.get("type"), "/type") or "text",
-        "byline": _text(item.get("byline" if generation == "1" else "by"), "/by"),
+        # Real feeds mix generations (a 2.x item with 1.x `byline`); without a schema
+        # to refuse them, the 1.x name is read as a fallback rather than dropped.
+        "byline": _text(item.get("by"), "/by") or _text(item.get("byline"), "/byline"),
         "located": _text(item.get("located"), "/located"),
         "slugline": _text(item.get("slugline"), "/slugline"),
     }
@@ -88,8 +90,9 @@ def story_from_ninjs(item: Any, partner: str, version: str) -> Story:
         fields["subjects"] = _subjects(item.get("subject"))
         fields["genres"] = _names(item.get("genre"))
     else:
-        fields["headline"] = _pick_value(item.get("headlines"), "/headlines", ("main", "", None)) or ""
-        fields["body_html"] = _body_v2(item.get("bodies"))
+        headline = _pick_value(item.get("headlines"), "/headlines", ("main", "", None))
+        fields["headline"] = headline or _text(item.get("headline"), "/headline") or ""
+        fields["body_html"] = _body_v2(item.get("bodies")) or _body_v1(item)
         described = _pick_value(item.get("descriptions"), "/descriptions", ("summary", "text", "", None))
         fields["description"] = html_to_text(described or "")
         fields["subjects"] = _subjects(item.get("subjects"))

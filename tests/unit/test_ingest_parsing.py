@@ -233,3 +233,10 @@ def test_withheld_and_canceled_newsml_status_and_embargo_are_carried() -> None:
     assert story is not None
     assert story.pubstatus == "canceled"
     assert story.embargoed == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_a_2x_item_with_1x_flat_fields_keeps_them_when_no_schema_refuses_it() -> None:
+    item = {"uri": "u", "headlines": [{"value": "H"}], "byline": "Wire", "body_html": "<p>B</p>"}
+    story = _read(json.dumps(item)).items[0].story
+    assert story is not None
+    assert (story.headline, story.byline, story.body_html) == ("H", "Wire", "<p>B</p>")
