@@ -310,6 +310,10 @@ def test_filters_search_and_counts(page: Page, stack: Stack) -> None:
     expect(page.locator("#f-status")).to_have_value("delivered")
     for status in rows.evaluate_all("rows => rows.map(r => r.dataset.status)"):
         assert status == "delivered"
+    assert "status=delivered" in page.url  # a filtered view can be bookmarked or shared
+    open_story(page, flash_id, flash["headlines"][0]["value"])
+    page.get_by_role("link", name="Back to the queue").click()
+    expect(page.locator("#f-status")).to_have_value("delivered")
     page.get_by_role("button", name="Clear filters").click()
 
     api = httpx.get(

@@ -36,6 +36,7 @@ const state = {
   refreshTimer: null,
   storyTimer: null,
   renditionsKey: null, // what the story view's outlet previews show, to keep them while unchanged
+  queueHash: "#/", // the queue's address with its filters
 };
 
 // ---- small helpers ------------------------------------------------------------
@@ -142,6 +143,14 @@ function signOut(message = "") {
   state.token = "";
   if (state.events) state.events.close();
   state.events = null;
+  // Nothing an editor saw stays in the page after signing out.
+  state.deliveries.clear();
+  state.rows.clear();
+  state.killed.clear();
+  state.counts = { by_status: {}, by_outlet: {} };
+  state.storyId = null;
+  $("#deliveries tbody").replaceChildren();
+  $("#story-body").replaceChildren();
   setLive("off", "not connected");
   $("#signout").hidden = true;
   $("#queue").hidden = true;
@@ -298,6 +307,7 @@ async function refresh() {
   const f = filters();
   // The counts in the answer cover every delivery, whatever the filters.
   const listed = await api(`/v1/deliveries?${query(f)}`);
+  if (!state.token) return; // signed out while the answer was on its way
   for (const d of listed.deliveries || []) {
     const known = state.deliveries.get(d.id);
     if (!known || newer(d, known)) state.deliveries.set(d.id, d);
@@ -439,6 +449,9 @@ function fillRow(row, d) {
 function renderCounts() {
   const f = filters();
   const byStatus = state.counts.by_status || {};
+  // The counts are rebuilt on every change; keep a keyboard user's place in them.
+  const active = document.activeElement;
+  const refocus = active && active.closest && active.closest(".counts") ? active.dataset : null;
   $("#status-counts").replaceChildren(
     ...STATUSES.map((status) =>
       el(
@@ -475,6 +488,12 @@ function renderCounts() {
       );
     }),
   );
+  if (refocus) {
+    const again = refocus.status
+      ? $(`#status-counts [data-status="${CSS.escape(refocus.status)}"]`)
+      : $(`#outlet-counts [data-outlet="${CSS.escape(refocus.outlet || "")}"]`);
+    if (again) again.focus();
+  }
 }
 
 function setFilter(name, value) {
@@ -493,6 +512,7 @@ function filtersChanged() {
   const params = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
   const hash = `#/${params.toString() ? `?${params}` : ""}`;
   if (location.hash !== hash && !state.storyId) history.replaceState(null, "", hash);
+  if (!state.storyId) state.queueHash = hash; // "Back to the queue" returns to these filters
   scheduleRefresh(250);
 }
 
@@ -507,12 +527,15 @@ function confirmDialog(title, text, okLabel, danger) {
   ok.className = danger ? "danger" : "primary";
   dialog.returnValue = "";
   const opener = document.activeElement;
+  const openerKey = focusKey(document.body);
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener(
       "close",
       () => {
+        // A live update may have replaced the button meanwhile: find its successor.
         if (opener && opener.isConnected) opener.focus();
+        else restoreFocus(document.body, openerKey);
         resolve(dialog.returnValue === "ok");
       },
       { once: true },
@@ -813,11 +836,13 @@ function restoreFocus(root, key) {
 function route() {
   if (!state.token) return;
   const hash = location.hash || "#/";
+  if (!hash.startsWith("#/")) return; // an in-page anchor such as the skip link, not a view
   const story = hash.match(/^#\/story\/([^?]+)/);
   $("#signin").hidden = true;
   $("#signout").hidden = false;
   if (story) {
     state.storyId = decodeURIComponent(story[1]);
+    $("#story .back").href = state.queueHash || "#/";
     $("#queue").hidden = true;
     $("#story").hidden = false;
     $("#story-body").replaceChildren(el("p", { class: "empty", text: "Loading…" }));
@@ -830,6 +855,7 @@ function route() {
   }
   const wasStory = state.storyId;
   state.storyId = null;
+  state.queueHash = hash;
   $("#story").hidden = true;
   $("#queue").hidden = false;
   const params = new URLSearchParams(hash.split("?")[1] || "");
@@ -880,8 +906,12 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("input", filtersChanged);
   form.addEventListener("reset", () => setTimeout(filtersChanged, 0));
   window.addEventListener("hashchange", route);
+  $(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    $("#main").focus();
+  });
   if (state.token) {
-    signIn(state.token).then(start, (error) => signOut(error instanceof Unauthorized ? error.message : ""));
+    signIn(state.token).then(start, (error) => signOut(error.message));
   } else {
     signOut();
   }
