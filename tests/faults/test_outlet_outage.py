@@ -8,6 +8,7 @@ healthy outlet's latency during the outage is measured and bounded.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -37,7 +38,10 @@ async def test_outlet_outage_then_recovery(
 ) -> None:
     stories, updated = 120, 20
     down_until = [float("inf")]
-    env = {**service_env, **FAULT_ENV}
+    # retries every 1-3 s (Retry-After: 1): fast enough for a test, slow enough not to
+    # turn the outage into a retry storm that competes with the healthy outlet
+    schedule = json.dumps([1.0, 2.0] + [3.0] * 100)
+    env = {**service_env, **FAULT_ENV, "NEWSROOM_RETRY_SCHEDULE_SECONDS": schedule}
     with Receiver(outage(down_until)) as alpha, Receiver() as beta:
         write_config(settings.config_path, {"alpha": alpha, "beta": beta})
         with Pipeline(env, tmp_path) as pipeline:
@@ -82,7 +86,7 @@ async def test_outlet_outage_then_recovery(
                 f"beta latency p50/p95 during the outage {_ms(during, 50)}/{_ms(during, 95)} ms, "
                 f"without outage {_ms(after, 50)}/{_ms(after, 95)} ms"
             )
-            assert percentile(during, 95) < 1.0, "beta slowed down by alpha's outage"
+            assert percentile(during, 95) <= max(1.0, 2 * percentile(after, 95)), "beta slowed by alpha"
 
 
 def _latencies(

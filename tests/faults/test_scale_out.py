@@ -38,10 +38,7 @@ def _has(outlet: Receiver, count: int) -> bool:
 async def test_enrich_workers_share_the_load_and_take_over_a_removed_one(
     settings: Settings, service_env: dict[str, str], redis: RedisClient, tmp_path: Path
 ) -> None:
-    # A reclaim idle time well above one batch's enrichment time, so the shares count
-    # work once (a shorter one lets a peer reclaim a slow batch: redundant work, which
-    # append-once keeps from reaching the enriched stream twice).
-    env = {**service_env, **FAULT_ENV, "NEWSROOM_RECLAIM_IDLE_MS": "3000"}
+    env = {**service_env, **FAULT_ENV}
     streams = Streams.for_keys(settings.keys)
     with Receiver() as outlet:
         write_config(settings.config_path, {"alpha": outlet})

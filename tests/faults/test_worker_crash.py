@@ -29,7 +29,7 @@ from tests.helpers.pipeline import (
 )
 from tests.helpers.receiver import Receiver
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
 
 async def test_sigkill_workers_while_2000_stories_flow(
@@ -70,7 +70,7 @@ async def test_sigkill_workers_while_2000_stories_flow(
                 got = delivered_versions(receiver)
                 return all(version in got.get(uri, []) for uri, version in acked)
 
-            assert await wait_until(lambda: complete(alpha) and complete(beta), 180, 0.5), {
+            assert await wait_until(lambda: complete(alpha) and complete(beta), 300, 0.5), {
                 name: total - len(delivered_versions(r)) for name, r in outlets.items()
             }
             drained = time.monotonic() - started

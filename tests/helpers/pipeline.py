@@ -77,6 +77,7 @@ class Sent:
     acked: dict[tuple[str, int], float] = field(default_factory=dict)  # (uri, version) -> ack time
     refused: list[int] = field(default_factory=list)  # status codes of answers not 2xx
     retries_503: int = 0
+    server_errors: list[int] = field(default_factory=list)  # 5xx other than 503 (retried too)
     story_ids: dict[str, str] = field(default_factory=dict)  # uri -> story id
 
 
@@ -131,7 +132,7 @@ class Pipeline:
     async def post(
         self, client: httpx.AsyncClient, item: dict[str, Any], give_up_after: float = 120.0
     ) -> int:
-        """POST like a partner: retry 429/503 (honouring Retry-After) and connection errors."""
+        """POST like a partner: retry 429 and 5xx (honouring Retry-After) and connection errors."""
         deadline = time.monotonic() + give_up_after
         while True:
             try:
@@ -145,8 +146,10 @@ class Pipeline:
                     raise
                 await asyncio.sleep(0.2)
                 continue
-            if response.status_code in (429, 503) and time.monotonic() < deadline:
-                self.sent.retries_503 += 1
+            if response.status_code >= 500 and response.status_code != 503:
+                self.sent.server_errors.append(response.status_code)
+            if (response.status_code == 429 or response.status_code >= 500) and time.monotonic() < deadline:
+                self.sent.retries_503 += response.status_code == 503
                 await asyncio.sleep(min(float(response.headers.get("retry-after", "1")), 1.0))
                 continue
             if 200 <= response.status_code < 300:
