@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 def owner_of(cluster: LocalCluster, key: str) -> int:
     """The port of the primary that serves `key`'s slot."""
     slot = key_slot(key.encode())
-    ranges: Any = sync_redis.Redis(port=cluster.ports[0]).execute_command("CLUSTER SLOTS")
+    client: Any = sync_redis.Redis(port=cluster.ports[0])
+    ranges = client.execute_command("CLUSTER SLOTS")
     for start, end, primary, *_replicas in ranges:
         if int(start) <= slot <= int(end):
             return int(primary[1])
