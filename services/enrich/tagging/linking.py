@@ -27,6 +27,10 @@ LOCATIVE = {
 _OVERRULING_LEVELS = {"country", "region", "organisation", "person"}
 
 
+# Words that qualify a place name without changing which place it is.
+_MODIFIERS = {"Greater", "Central", "Northern", "Southern", "Eastern", "Western", "Arab", "Old", "Downtown"}
+
+
 @dataclass(frozen=True)
 class Context:
     countries: frozenset[str]
@@ -54,7 +58,12 @@ def candidates(kb: KnowledgeBase, surface: str, caps: bool) -> list[tuple[str, E
             return found
     if caps:
         for form in name_forms(surface):
-            found.extend((form, entry) for entry in kb.caps_places.get(form.lower(), []))
+            found.extend((form, entry) for entry in kb.lower_places.get(form.lower(), []))
+    words = surface.split()
+    if not found and len(words) > 1 and words[0] in _MODIFIERS:
+        # "Arab East Jerusalem", "Greater London": the place behind a qualifier.
+        rest = " ".join(words[1:])
+        found.extend((rest, entry) for entry in kb.candidates(rest) if entry.kind == "place")
     return found
 
 
@@ -71,8 +80,15 @@ def score(alias: str, entry: Entry, kind: Kind, context: Context) -> float:
     return value
 
 
+def overrules(entry: Entry, kind: Kind) -> bool:
+    """May this entry replace the kind NER saw? Never a person by a place: "Jordan" the player."""
+    if entry.kind == kind:
+        return True
+    return entry.level in _OVERRULING_LEVELS and not (kind == "person" and entry.kind == "place")
+
+
 def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context) -> Entry | None:
-    allowed = [(a, e) for a, e in pairs if e.kind == kind or e.level in _OVERRULING_LEVELS]
+    allowed = [(a, e) for a, e in pairs if overrules(e, kind)]
     if not allowed:
         return None
     return max(allowed, key=lambda pair: score(pair[0], pair[1], kind, context))[1]

@@ -43,7 +43,8 @@ NOT_NAMES = frozenset(
     | {"ET", "GMT", "UTC", "EST", "EDT", "CET", "BST", "PT"}
 )
 _TOKEN = re.compile(r"\w+(?:[.&\-]\w+)*\.?")
-_DATELINE = re.compile(r"^([A-Z][A-Z.'\- ]{2,}?)(?:,[^(\n]{0,30})?\s*(?:\(|[-–—]|\d{4}-\d\d-\d\d)")
+# "MOSCOW, Idaho (Reuters) -", "BRUSSELS 1996-08-22": the place, and what qualifies it.
+_DATELINE = re.compile(r"^([A-Z][A-Z.'\- ]{2,}?)(?:,\s*([^(\n]{1,30}?))?\s*(?:\(|[-–—]|\d{4}-\d\d-\d\d)")
 _FIELDS: tuple[Field, ...] = ("headline", "description", "body")
 
 
@@ -103,6 +104,10 @@ class _Found:
     end: int
     kind: FoundKind
     source: Literal["ner", "kb"]
+
+
+# A found name with the kind, KB entry (if any) and provenance it was linked with.
+_Linked = tuple[_Found, Kind, Entry | None, str]
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -198,7 +203,8 @@ class Tagger:
         i = 0
         while i < len(tokens):
             word = tokens[i].group()
-            caps = word.isupper() and len(word) > 1 and self._caps_paragraph(layout, tokens[i].start())
+            # ALL-CAPS words are looked up lower-cased: datelines, "GERMANY - Bunds ..." market lines.
+            caps = word.isupper() and (len(word) >= 4 or self._caps_paragraph(layout, tokens[i].start()))
             table, lookup = (self._caps_first, self._caps_lookup) if caps else (self._first, self._lookup)
             longest = table.get(word.lower() if caps else word) or table.get(word.rstrip("."), 0)
             step = 1
@@ -235,15 +241,21 @@ class Tagger:
         return bool(candidates(self.kb, surface, surface.isupper())) or surface in self.kb.demonyms
 
     def _detect(self, layout: _Layout, doc: Any) -> list[_Found]:
+        """NER's names, corrected by the KB's, plus the KB's names NER missed."""
         text = layout.kb_text
         from_kb = self._match_kb(layout)
         kept: list[_Found] = []
+        # Names NER saw that are not tags ("U.S. Open", "Fed Cup"): no KB match inside them
+        # either, except a demonym ("Christian Armenian").
+        blocked: list[tuple[int, int]] = []
         for ent in doc.ents if doc is not None else ():
             kind = NER_KINDS.get(ent.label_)
-            if kind is None:
-                continue
-            span = _Found(ent.start_char, ent.end_char, kind, "ner")
+            span = _Found(ent.start_char, ent.end_char, kind or "demonym", "ner")
             surface = text[span.start : span.end]
+            resolvable = kind is not None and self._resolvable(surface)
+            if kind is None or (kind == "demonym" and not resolvable):
+                blocked.append((span.start, span.end))
+                continue
             if surface in NOT_NAMES:
                 continue
             if any(
@@ -251,24 +263,36 @@ class Tagger:
                 for k in from_kb
             ):
                 continue  # the KB knows a longer name here ("OSCE Minsk Group" around "Minsk")
-            resolvable = self._resolvable(surface)
             if not resolvable:
                 inner = [k for k in from_kb if k.start >= span.start and k.end <= span.end]
-                if inner:  # "Putin Tells": NER ran past a name the KB knows
+                headline = self._is_headline(layout, self._paragraph_at(layout, span.start))
+                shouting = headline or " - " in surface or self._caps_paragraph(layout, span.start)
+                if inner and (shouting or all(k.kind == "demonym" for k in inner)):
+                    # "Putin Tells" in a headline, "GERMANY - Bunds", "Muslim Azeris": NER ran
+                    # past a name the KB knows.
                     kept.extend(inner)
                     continue
-                paragraph = layout.paragraphs[self._paragraph_at(layout, span.start)]
-                if paragraph.title_case and not self._named_elsewhere(layout, surface, span.start):
+                if headline and not self._named_elsewhere(layout, surface, span.start):
                     continue  # headline capitals make NER see names in ordinary words
             kept.append(span)
         taken = sorted((k.start, k.end) for k in kept)
         for k in from_kb:
+            if k.kind != "demonym" and any(s <= k.start and k.end <= e for s, e in blocked):
+                continue
             position = bisect.bisect_left(taken, (k.start, k.end))
             overlaps = any(s < k.end and k.start < e for s, e in taken[max(0, position - 1) : position + 1])
             if not overlaps:
                 kept.append(k)
                 bisect.insort(taken, (k.start, k.end))
         return sorted(kept, key=lambda k: k.start)
+
+    @staticmethod
+    def _is_headline(layout: _Layout, index: int) -> bool:
+        """The headline field, or a plain-text story's first line when written in headline style."""
+        paragraph = layout.paragraphs[index]
+        if paragraph.field == "headline":
+            return True
+        return "headline" not in layout.field_base and index == layout.title and paragraph.title_case
 
     @staticmethod
     def _named_elsewhere(layout: _Layout, surface: str, start: int) -> bool:
@@ -290,38 +314,40 @@ class Tagger:
                 if demonym is not None and demonym.country:
                     countries.add(demonym.country)
                 continue
+            # A name whose every reading lies in one country puts that country in context
+            # ("Atlanta" → US, so "Georgia" is then the state).
             pairs = candidates(self.kb, surface, surface.isupper())
-            entries = {entry.id: entry for _, entry in pairs}
-            if len(entries) == 1:
-                only = next(iter(entries.values()))
-                if only.country and only.level in ("country", "region", "organisation", "person"):
-                    countries.add(only.country)
+            homes = {entry.country for _, entry in pairs}
+            if len(homes) == 1 and None not in homes:
+                countries |= {country for country in homes if country}
         dateline: set[str] = set()
         dateline_at = -1
         names = [item.located] if item.located else []
+        within: set[str] = set()  # countries of the dateline's qualifier ("Idaho" → US)
         body_start = layout.field_base.get("body")
         if body_start is not None:
             match = _DATELINE.match(layout.kb_text[body_start : body_start + 80])
             if match:
                 names.append(match.group(1).strip())
                 dateline_at = body_start
+                qualifier = (match.group(2) or "").strip()
+                within = {e.country for _, e in candidates(self.kb, qualifier, False) if e.country}
         for name in names:
             pairs = candidates(self.kb, name, name.isupper())
             places = [entry for _, entry in pairs if entry.kind == "place"]
+            if within:
+                places = [entry for entry in places if entry.country in within] or places
             if places:
                 chosen = max(places, key=lambda e: (e.level == "country", e.population))
                 dateline.add(chosen.id)
-                if chosen.country:
-                    countries.add(chosen.country)
-        return Context(frozenset(countries), frozenset(dateline)), dateline_at
+                countries |= {chosen.country} if chosen.country else set()
+        return Context(frozenset(countries | within), frozenset(dateline)), dateline_at
 
     def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
         text = layout.kb_text
         found = self._detect(layout, doc)
         context, dateline_at = self._context(layout, found, item)
-        groups: dict[str, list[tuple[_Found, Kind, Entry | None, str]]] = defaultdict(list)
-        surnames: dict[str, str] = {}
-        linked: list[tuple[_Found, Kind, Entry | None, str]] = []
+        linked: list[_Linked] = []
         for span in found:
             surface = text[span.start : span.end]
             paragraph = layout.paragraphs[self._paragraph_at(layout, span.start)]
@@ -354,20 +380,32 @@ class Tagger:
                         if government is not None:
                             entry, how = government, "capital-as-government"
             linked.append((span, kind, entry, how))
-            if kind == "person" and entry is None and " " in surface:
-                surnames.setdefault(surface.split()[-1], surface.casefold())
+        return self._tags(layout, self._group(text, linked))
+
+    @staticmethod
+    def _group(text: str, linked: list[_Linked]) -> dict[str, list[_Linked]]:
+        """One group per entity. A lone word that ends a longer name in the story is that
+        entity, whatever NER called it: "Khalafov" after "Khalaf Khalafov", "Shearer" the
+        striker, "Eagles" after "Philadelphia Eagles" (one sense per story)."""
+
+        def key_of(kind: Kind, entry: Entry | None, surface: str) -> str:
+            return entry.id if entry else f"{kind}:{' '.join(surface.casefold().split())}"
+
+        longer: dict[str, tuple[Kind, str, Entry | None]] = {}
+        for span, kind, entry, _ in linked:
+            words = text[span.start : span.end].split()
+            if kind in ("person", "organisation") and len(words) > 1:
+                longer.setdefault(words[-1], (kind, key_of(kind, entry, text[span.start : span.end]), entry))
+        groups: dict[str, list[_Linked]] = defaultdict(list)
         for span, kind, entry, how in linked:
             surface = text[span.start : span.end]
-            if entry is not None:
-                key = entry.id
-            elif kind == "person" and " " not in surface and surface in surnames:
-                key = f"person:{surnames[surface]}"  # "Khalafov" after "Khalaf Khalafov"
-            else:
-                key = f"{kind}:{' '.join(surface.casefold().split())}"
+            key = key_of(kind, entry, surface)
+            if entry is None and " " not in surface and surface in longer:
+                kind, key, entry = longer[surface]
             groups[key].append((span, kind, entry, how))
-        return self._tags(layout, groups)
+        return groups
 
-    def _tags(self, layout: _Layout, groups: dict[str, list[tuple[_Found, Kind, Entry | None, str]]]) -> Tags:
+    def _tags(self, layout: _Layout, groups: dict[str, list[_Linked]]) -> Tags:
         tags = Tags()
         length = max(1, len(layout.kb_text))
         for members in groups.values():
@@ -386,9 +424,7 @@ class Tagger:
                         provenance=how,
                     )
                 )
-                headline_like = paragraph.field == "headline" or (
-                    "headline" not in layout.field_base and index == layout.title and paragraph.title_case
-                )
+                headline_like = self._is_headline(layout, index)
                 seen.append(
                     Seen(
                         in_headline=headline_like,

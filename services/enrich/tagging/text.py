@@ -26,17 +26,17 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 # The commonest function words of each language: enough to tell a French photo
 # caption from English copy without a language-id model.
-_STOPWORDS = {
-    "en": set("the of and to in a is that for on with as was by at from said it his he has have be are"),
-    "fr": set("le la les de des du et un une est dans pour que qui sur au aux par avec pas ce il elle l d"),
-    "de": set("der die das und ist nicht mit den dem ein eine zu von auf für sich des im auch"),
-    "es": set("el la los las de del y en un una que por con para es se al lo su"),
-    "it": set("il la le di del della e un una che per con non sono al nel gli"),
-    "pt": set("o a os as de do da e um uma que em para com não no na por"),
-    "nl": set("de het een en van is dat op te in met voor niet zijn ook"),
+_FUNCTION_WORDS = {
+    "en": "the of and to in a is that for on with as was by at from said it his he has have be are",
+    "fr": "le la les de des du et un une est dans pour que qui sur au aux par avec pas ce il elle l d",
+    "de": "der die das und ist nicht mit den dem ein eine zu von auf für sich des im auch",
+    "es": "el la los las de del y en un una que por con para es se al lo su",
+    "it": "il la le di del della e un una che per con non sono al nel gli",
+    "pt": "o a os as de do da e um uma que em para com não no na por",
+    "nl": "de het een en van is dat op te in met voor niet zijn ook",
 }
-for _words in _STOPWORDS.values():
-    _words.discard("a")  # shared by en, es, pt, it: no evidence either way
+# "a" is shared by en, es, pt and it: no evidence either way.
+_STOPWORDS = {lang: set(words.split()) - {"a"} for lang, words in _FUNCTION_WORDS.items()}
 
 
 @dataclass(frozen=True)

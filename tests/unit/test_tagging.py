@@ -1,0 +1,265 @@
+"""Entity tagger behaviour on self-written copy: linking, demonyms, ambiguity, offsets, languages.
+
+Runs the real tagger (the repository's NER pipeline and the full KB), no ../shared
+data needed. The acceptance test on the published sample article is at the end
+and skips when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.enrich.pipeline import Enricher
+from services.enrich.tagging import Tagger, Tags, TextItem
+from services.enrich.tagging.kb import build_kb
+from services.enrich.tagging.model import load_tagger
+from services.enrich.tagging.text import body_text
+from shared.events import StoryReceived, utcnow
+from shared.settings import Settings
+from shared.story import EntityTag, Story
+from tests.conftest import shared_data
+
+pytest.importorskip("spacy")
+
+# A short story in the shape of the published sample: headline-case title, a French
+# photo caption, capitals standing for governments, a "Related:" link line.
+FIXTURE = """Truce Declared in Nagorno-Karabakh After Clashes
+
+Azerbaijan and the breakaway region of Nagorno-Karabakh said on Tuesday they were halting hostilities.
+Une position d'artillerie arménienne près du Nagorny-Karabakh. Photo de Anna Petrosyan/AFP
+Reuters could not verify whether the fighting had stopped between Azeri troops and Armenian forces.
+Moscow has a defence alliance with Armenia, while Ankara backs Azerbaijan.
+Related: Putin Tells Armenia and Azerbaijan to Cool It After Fighting Erupts
+Envoys of the Minsk Group will travel to the region, French Foreign Minister Jean-Marc Ayrault said in Paris.
+"Responsibility rests with Armenia," Azeri Deputy Foreign Minister Khalaf Khalafov told a meeting in Baku."""
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return load_tagger(Settings())
+
+
+def tag_one(tagger: Tagger, body: str = "", headline: str = "", language: str = "en") -> Tags:
+    return tagger.tag_texts([TextItem(id="t", headline=headline, body=body, language=language)])[0]
+
+
+def by_id(tags: list[EntityTag]) -> dict[str | None, EntityTag]:
+    return {tag.literal: tag for tag in tags}
+
+
+def names(tags: list[EntityTag]) -> set[str]:
+    return {tag.name for tag in tags}
+
+
+def test_demonyms_possessives_and_names_resolve_to_one_place(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger, "Azerbaijan's defence ministry said Azeri troops held the line. Azerbaijan denied it."
+    )
+    azerbaijan = by_id(tags.places)["iso3166-1:AZ"]
+    assert [m.text for m in azerbaijan.mentions] == ["Azerbaijan", "Azeri", "Azerbaijan"]
+    assert azerbaijan.uri == "https://sws.geonames.org/587116/"
+    assert {m.provenance for m in azerbaijan.mentions if m.text == "Azeri"} == {"demonym"}
+    assert len([t for t in tags.places if t.name == "Azerbaijan"]) == 1
+
+
+def test_capitals_stand_for_governments_unless_named_as_locations(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger,
+        "Moscow has a defence alliance with Armenia, while Ankara backs Azerbaijan. Talks were held in Baku.",
+    )
+    places = by_id(tags.places)
+    assert [m.text for m in places["iso3166-1:RU"].mentions] == ["Moscow"]
+    assert places["iso3166-1:RU"].mentions[0].provenance == "capital-as-government"
+    assert [m.text for m in places["iso3166-1:TR"].mentions] == ["Ankara"]
+    assert places["geonames:587084"].name == "Baku"  # "in Baku": the city itself
+    assert [m.text for m in places["iso3166-1:AZ"].mentions] == ["Azerbaijan"]
+
+
+def test_ambiguous_names_follow_the_story_context(tagger: Tagger) -> None:
+    us = tag_one(
+        tagger, "Storms flooded Atlanta and Savannah in Georgia, the U.S. National Weather Service said."
+    )
+    caucasus = tag_one(tagger, "Georgia's government in Tbilisi protested to Russia over the border.")
+    assert "geonames:4197000" in by_id(us.places)  # the US state
+    assert "iso3166-1:GE" in by_id(caucasus.places)  # the country
+    dateline = tag_one(
+        tagger, "MOSCOW, Idaho (Reuters) - Students returned to the university in Moscow on Monday."
+    )
+    assert "geonames:5601538" in by_id(dateline.places)  # Moscow, Idaho, not the Russian capital
+    assert "iso3166-1:RU" not in by_id(dateline.places)
+
+
+def test_every_mention_offset_points_at_its_words(tagger: Tagger) -> None:
+    story = Story(
+        partner="p",
+        uri="u1",
+        headline="Turkey Backs Azerbaijan",
+        description="Ankara's support for Baku was one-sided, Russia said.",
+        body_html="<p>Turkish premier Ahmet Davutoglu spoke.</p><p>Reuters &amp; others, in Paris.</p>",
+    )
+    (tags,) = tagger.tag_many([story])
+    fields = {
+        "headline": story.headline,
+        "description": story.description,
+        "body": body_text(story.body_html),
+    }
+    mentions = [m for tag in (*tags.people, *tags.organisations, *tags.places) for m in tag.mentions]
+    assert len(mentions) >= 8
+    for mention in mentions:
+        assert fields[mention.field][mention.start : mention.end] == mention.text
+    assert {m.field for m in mentions} == {"headline", "description", "body"}
+
+
+def test_non_english_text_is_matched_against_the_kb_only(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger,
+        "Le président Emmanuel Macron a rencontré Vladimir Putin à Moscou avec une délégation.",
+        language="fr",
+    )
+    people = by_id(tags.people)
+    assert set(people) == {"kb:person/emmanuel-macron", "kb:person/vladimir-putin"}
+    assert all(
+        m.provenance == "kb-only (fr: no English NER)" for tag in people.values() for m in tag.mentions
+    )
+
+
+def test_french_caption_in_an_english_story_gets_no_ner(tagger: Tagger) -> None:
+    tags = tag_one(tagger, FIXTURE)
+    karabakh = by_id(tags.places)["kb:place/nagorno-karabakh"]
+    caption = [m for m in karabakh.mentions if m.text == "Nagorny-Karabakh"]
+    assert [m.provenance for m in caption] == ["kb-only (fr: no English NER)"]
+    assert not any("Une" in m.text or "Petrosyan" in m.text for t in tags.people for m in t.mentions)
+
+
+def test_the_fixture_is_tagged_as_an_editor_would(tagger: Tagger) -> None:
+    tags = tag_one(tagger, FIXTURE)
+    places = by_id(tags.places)
+    for place in (
+        "iso3166-1:AZ",
+        "iso3166-1:AM",
+        "kb:place/nagorno-karabakh",
+        "iso3166-1:RU",
+        "iso3166-1:TR",
+    ):
+        assert place in places
+    assert {"kb:org/reuters", "kb:org/osce-minsk-group"} <= set(by_id(tags.organisations))
+    assert {"kb:person/jean-marc-ayrault", "kb:person/khalaf-khalafov"} <= set(by_id(tags.people))
+    assert "Putin" not in " ".join(names(tags.people))  # only in the "Related:" link line
+    assert places["kb:place/nagorno-karabakh"].relevance > places["iso3166-1:TR"].relevance
+    assert all(0.0 <= t.relevance <= 1.0 for t in (*tags.people, *tags.organisations, *tags.places))
+
+
+def test_headline_capitals_do_not_invent_people(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger,
+        headline="Putin Tells Armenia and Azerbaijan to Cool It After Fighting Erupts",
+        body="Russian President Vladimir Putin urged both sides to stop fighting, the Kremlin said.",
+    )
+    people = by_id(tags.people)
+    assert list(people) == ["kb:person/vladimir-putin"]
+    assert {m.text for m in people["kb:person/vladimir-putin"].mentions} == {"Putin", "Vladimir Putin"}
+
+
+def test_unknown_names_are_tagged_without_an_id(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger, "Jane Whitcombe, chief executive of Brackenfield Holdings, said on Monday that sales rose."
+    )
+    person = [t for t in tags.people if t.name == "Jane Whitcombe"]
+    assert len(person) == 1
+    assert (person[0].uri, person[0].literal) == (None, None)
+    assert person[0].provenance == "ner"
+    assert [t.name for t in tags.organisations] == ["Brackenfield Holdings"]
+    assert tags.organisations[0].uri is None
+
+
+def test_editors_extra_kb_adds_and_overrides_without_code(tmp_path: Path) -> None:
+    extra = tmp_path / "newsroom-kb.toml"
+    extra.write_text(
+        'version = 7\n[[organisation]]\nid = "kb:org/brackenfield"\nname = "Brackenfield Holdings plc"\n'
+        'aliases = ["Brackenfield Holdings", "Brackenfield"]\n'
+        '[[organisation]]\nid = "kb:org/reuters"\nname = "Reuters News"\naliases = ["Reuters"]\n',
+        encoding="utf-8",
+    )
+    tagger = Tagger(build_kb(extra), nlp=None)
+    tags = tag_one(tagger, "Brackenfield Holdings told Reuters that Brackenfield would grow.")
+    orgs = by_id(tags.organisations)
+    assert len(orgs["kb:org/brackenfield"].mentions) == 2
+    assert orgs["kb:org/reuters"].name == "Reuters News"
+
+
+def test_killed_stories_get_no_tags_and_updates_are_retagged(tagger: Tagger) -> None:
+    first = Story(partner="p", uri="u", version=1, body_html="<p>Ankara backs Azerbaijan.</p>")
+    update = first.model_copy(update={"version": 2, "body_html": "<p>Ankara and Moscow back Azerbaijan.</p>"})
+    killed = first.model_copy(update={"version": 3, "pubstatus": "canceled"})
+    tagged = tagger.tag_many([first, update, killed])
+    assert "iso3166-1:RU" not in by_id(tagged[0].places)
+    assert "iso3166-1:RU" in by_id(tagged[1].places)
+    assert tagged[2] == Tags()
+
+
+async def test_enricher_fills_the_ninjs_tag_fields(tagger: Tagger) -> None:
+    story = Story(partner="p", uri="u", body_html="<p>Reuters said Ahmet Davutoglu spoke in Ankara.</p>")
+    event = StoryReceived(story_id=story.id, trace_id="t", received_at=utcnow(), story=story)
+    (enriched,) = await Enricher(Settings(), tagger=tagger).enrich_batch([event])
+    assert names(enriched.people) == {"Ahmet Davutoglu"}
+    assert names(enriched.organisations) == {"Reuters"}
+    assert "Ankara" in names(enriched.places)
+    (passed,) = await Enricher(Settings(tagging=False)).enrich_batch([event])
+    assert passed.people == passed.organisations == passed.places == []
+
+
+def test_cli_prints_tags_of_text_and_jsonl(tmp_path: Path) -> None:
+    from services.cli import app
+
+    runner = CliRunner()
+    single = runner.invoke(app, ["tag", "-"], input="Ankara's support for Baku was one-sided, Reuters said.")
+    assert single.exit_code == 0, single.output
+    assert "Turkey" in {t["name"] for t in json.loads(single.stdout)["places"]}
+    corpus = tmp_path / "stories.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "a", "headline": "Truce", "body": "Reuters reported from Baku.", "language": "en"})
+        + "\n"
+        + json.dumps({"id": "b", "headline": "", "body": "Emmanuel Macron à Paris.", "language": "fr"})
+        + "\n",
+        encoding="utf-8",
+    )
+    lines = runner.invoke(app, ["tag", "--jsonl", str(corpus)])
+    assert lines.exit_code == 0, lines.output
+    rows = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["a", "b"]
+    assert rows[0]["organisations"][0]["mentions"][0] == {
+        "start": 0,
+        "end": 7,
+        "field": "body",
+        "text": "Reuters",
+        "provenance": "ner+kb",
+    }
+    assert rows[1]["people"][0]["literal"] == "kb:person/emmanuel-macron"
+
+
+def test_published_sample_article_is_tagged_as_an_editor_would(tagger: Tagger) -> None:
+    text = (shared_data("samples") / "published-article.txt").read_text(encoding="utf-8")
+    tags = tag_one(tagger, text)
+    places = by_id(tags.places)
+    for place in ("iso3166-1:AZ", "iso3166-1:AM", "kb:place/nagorno-karabakh", "iso3166-1:RU"):
+        assert place in places
+    for place in ("iso3166-1:TR", "iso3166-1:FR", "iso3166-1:US"):
+        assert place in places
+    assert "Moscow" in {m.text for m in places["iso3166-1:RU"].mentions}  # a capital for its government
+    assert "Ankara" in {m.text for m in places["iso3166-1:TR"].mentions}
+    assert {"kb:org/osce-minsk-group", "kb:org/reuters"} <= set(by_id(tags.organisations))
+    people = set(by_id(tags.people))
+    assert {
+        "kb:person/ahmet-davutoglu",
+        "kb:person/jean-marc-ayrault",
+        "kb:person/frank-walter-steinmeier",
+        "kb:person/khalaf-khalafov",
+    } == people
+    spoken = " ".join(m.text for t in tags.people for m in t.mentions)
+    assert "Une" not in spoken
+    assert "Tells" not in spoken
+    assert sum(t.literal is not None for t in tags.places) / len(tags.places) >= 0.9
