@@ -191,3 +191,15 @@ def test_watch_keeps_refreshing_through_outages_until_interrupted() -> None:
     out = console.export_text()
     assert "Redis cannot be reached" in out
     assert "Ceasefire declared" in out
+
+
+def test_every_copy_of_a_killed_story_says_killed() -> None:
+    kill = delivery(id="msg_wire-1_v1_killed_web", event_type="story.killed", flags=["KILLED"])
+    other = delivery(id="msg_wire-2_v1_published_web", story_id="wire-2", headline="Unrelated story")
+    out = text_of(
+        render({"deliveries": [kill, delivery(), other], "counts": {}}, QueueFilters(), url="u"), 400
+    )
+    lines = [line for line in out.splitlines() if "Ceasefire" in line or "Unrelated" in line]
+    assert len(lines) == 3
+    assert all("[KILLED]" in line for line in lines if "Ceasefire" in line)
+    assert "[KILLED]" not in next(line for line in lines if "Unrelated" in line)

@@ -97,11 +97,14 @@ def _time(value: str | None) -> str:
     return local.strftime("%d %b %H:%M")
 
 
-def _flags(delivery: Mapping[str, Any]) -> Text:
+def _flags(delivery: Mapping[str, Any], story_killed: bool) -> Text:
     text = Text()
     if delivery.get("age_label"):
         text.append(f" {delivery['age_label']} ", style="bold cyan")
-    for flag in delivery.get("flags") or []:
+    flags = list(delivery.get("flags") or [])
+    if story_killed and "KILLED" not in flags:
+        flags.insert(0, "KILLED")  # the kill notice went out: every copy of the story says so
+    for flag in flags:
         style = FLAG_STYLES.get(str(flag).split(" ")[0], "bold")
         text.append(" ")
         text.append(f"[{flag}]", style=style)
@@ -120,9 +123,10 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
     table.add_column("Tries", justify="right")
     table.add_column("Last error", ratio=2, style="red")
     table.add_column("Sent", no_wrap=True)
+    killed = {d.get("story_id") for d in deliveries if d.get("event_type") == "story.killed"}
     for d in deliveries:
         headline = Text(str(d.get("headline") or d.get("story_id") or ""))
-        headline.append_text(_flags(d))
+        headline.append_text(_flags(d, d.get("story_id") in killed))
         status = str(d.get("status", ""))
         error = str(d.get("last_error") or "")
         code = d.get("status_code")
@@ -147,7 +151,7 @@ def counts_table(counts: Mapping[str, Any]) -> Table:
     """Counts per status, then one line per outlet; failing outlets marked in words and colour."""
     by_status: Mapping[str, int] = counts.get("by_status") or {}
     by_outlet: Mapping[str, Mapping[str, int]] = counts.get("by_outlet") or {}
-    table = Table(expand=True, header_style="bold", pad_edge=False)
+    table = Table(header_style="bold", pad_edge=False)
     table.add_column("Outlet", no_wrap=True)
     for status in STATUSES:
         table.add_column(Text(status, style=STATUS_STYLES[status]), justify="right")
