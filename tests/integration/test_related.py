@@ -285,7 +285,7 @@ async def test_withheld_and_embargoed_are_offered_only_once_usable(linker: Relat
 
 
 async def test_redistributed_copy_is_a_duplicate_not_related(linker: RelatedLinker) -> None:
-    await ingest(linker, [PUTIN, ERUPTS], tagged=False)
+    await ingest(linker, [*UNRELATED, PUTIN, ERUPTS], tagged=False)
     copy = story(
         "wire-c",
         "urn:c:redistributed",
@@ -328,12 +328,18 @@ async def test_entries_expire_by_policy(redis: RedisClient, settings: Settings) 
     assert await index.get(ERUPTS.id) is None
 
 
-async def test_memory_per_story_is_small(
-    redis: RedisClient, settings: Settings, linker: RelatedLinker
-) -> None:
-    await ingest(linker, [*EARLIER, CEASEFIRE], tagged=True)
-    entry = await redis.hget(linker.index.docs, CEASEFIRE.id)
-    assert len(entry) < 1200  # the JSON entry: top terms, entities, sketch
+async def test_memory_per_story_is_small(redis: RedisClient, linker: RelatedLinker) -> None:
+    stories = [*EARLIER, CEASEFIRE]
+    await ingest(linker, stories, tagged=True)
+    index = linker.index
+    keys = {index.docs, index.df, index.expiry}
+    for s in stories:
+        entry = await index.get(s.id)
+        assert entry is not None
+        keys.update(index.postings_of(entry))
+    used = sum([await redis.memory_usage(key, samples=0) or 0 for key in keys])
+    # Small structures are packed (listpacks); bench/related.py measures the large-index figure.
+    assert used / len(stories) < 4096
 
 
 async def test_enricher_links_and_labels_the_ceasefire_story(redis: RedisClient, settings: Settings) -> None:
@@ -341,7 +347,7 @@ async def test_enricher_links_and_labels_the_ceasefire_story(redis: RedisClient,
     from shared.events import StoryReceived
 
     # 2016 stories enriched in 2021: keep them in the index longer than the default 400 days
-    enricher = build_enricher(settings.model_copy(update={"index_ttl_days": 3650.0}), redis)
+    enricher = build_enricher(settings.model_copy(update={"index_ttl_days": 3650.0, "tagging": False}), redis)
     reading_day = datetime(2021, 11, 1, 9, 0, tzinfo=UTC)  # the sample was read "over 5 years" later
     enricher.clock = lambda: reading_day
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from services.enrich.related import minhash, text
 from shared.story import EntityTag, Story
@@ -106,7 +107,12 @@ class IndexEntry:
     embargo: float | None
     terms: dict[str, float]  # top terms, tf-idf, unit length
     entities: dict[str, tuple[str, float]]  # id -> (name, idf at index time)
-    sketch: minhash.Sketch
+    sketch_b64: str
+
+    @cached_property
+    def sketch(self) -> minhash.Sketch:
+        # Decoded only for the few candidates compared as possible duplicates.
+        return minhash.decode(self.sketch_b64)
 
     def posted_terms(self) -> list[str]:
         return list(self.terms)[:POSTED_TERMS]
@@ -126,9 +132,9 @@ class IndexEntry:
                 "t": round(self.first, 3),
                 "s": self.status,
                 "x": self.embargo,
-                "w": " ".join(f"{term}:{weight:.3f}" for term, weight in self.terms.items()),
+                "w": {term: round(weight, 3) for term, weight in self.terms.items()},
                 "e": [[eid, name, round(w, 3)] for eid, (name, w) in self.entities.items()],
-                "m": minhash.encode(self.sketch),
+                "m": self.sketch_b64,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -137,10 +143,6 @@ class IndexEntry:
     @classmethod
     def from_json(cls, raw: str | bytes) -> IndexEntry:
         data = json.loads(raw)
-        terms = {}
-        for pair in data["w"].split():
-            term, _, weight = pair.rpartition(":")
-            terms[term] = float(weight)
         return cls(
             story_id=data["i"],
             partner=data["p"],
@@ -151,9 +153,9 @@ class IndexEntry:
             first=data["t"],
             status=data["s"],
             embargo=data["x"],
-            terms=terms,
+            terms=data["w"],
             entities={eid: (name, w) for eid, name, w in data["e"]},
-            sketch=minhash.decode(data["m"]),
+            sketch_b64=data["m"],
         )
 
 
@@ -176,5 +178,5 @@ def weigh(analysis: Analysis, df: Mapping[str, int], docs: int) -> IndexEntry:
         embargo=analysis.embargo,
         terms={term: w / norm for term, w in top},
         entities={e.id: (e.name, idf(df.get(entity_df_field(e.id), 0), docs)) for e in analysis.entities},
-        sketch=analysis.sketch,
+        sketch_b64=minhash.encode(analysis.sketch),
     )

@@ -38,7 +38,7 @@ class IndexPolicy:
     ttl_seconds: float = 400 * 86400.0
     posting_cap: int = 2000  # stories kept per term / entity posting (newest)
     read_per_posting: int = 100  # stories read from each posting per lookup
-    max_candidates: int = 150  # entries fetched and scored per lookup
+    max_candidates: int = 80  # entries fetched and scored per lookup
     expire_batch: int = 16  # expired entries dropped per write (amortised housekeeping)
 
 

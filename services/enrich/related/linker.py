@@ -60,32 +60,38 @@ class RelatedLinker:
             outcome = await self.index.kill(story.id, now=clock)
             log.info("related index: story removed", story_id=story.id, outcome=outcome)
             return Links(outcome=outcome)
+        entry, df_fields, links = await self.find(story, tags, received_at=received_at, now=now)
+        outcome = await self.index.put(entry, df_fields, now=clock)
+        log.info(
+            "related links",
+            story_id=story.id,
+            related=len(links.related),
+            duplicates=len(links.duplicates),
+            outcome=outcome,
+        )
+        return Links(related=links.related, duplicates=links.duplicates, outcome=outcome)
+
+    async def find(
+        self, story: Story, tags: Iterable[EntityTag], *, received_at: datetime, now: datetime
+    ) -> tuple[IndexEntry, list[str], Links]:
+        """The read path: the story's index entry, its frequency fields, and its links (no writes)."""
         analysis = analyse(story, tags, received_at)
-        df, docs = await self.index.frequencies(analysis.df_fields())
+        df_fields = analysis.df_fields()
+        df, docs = await self.index.frequencies(df_fields)
         entry = weigh(analysis, df, docs)
         candidates = await self.index.candidates(
             entry,
             self.query_weights(entry),
-            now=clock,
+            now=now.timestamp(),
             earlier_than=entry.first,
             since=entry.first - self.window,
         )
         related, duplicates = split_duplicates(entry, candidates, self.policy)
-        chosen = diversify(related, self.k, self.policy)
-        outcome = await self.index.put(entry, analysis.df_fields(), now=clock)
-        log.info(
-            "related links",
-            story_id=story.id,
-            candidates=len(candidates),
-            related=len(chosen),
-            duplicates=len(duplicates),
-            outcome=outcome,
-        )
-        return Links(
-            related=[to_link(s, entry.first) for s in chosen],
+        links = Links(
+            related=[to_link(s, entry.first) for s in diversify(related, self.k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
-            outcome=outcome,
         )
+        return entry, df_fields, links
 
     async def related_to(
         self,

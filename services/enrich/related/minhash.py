@@ -34,10 +34,10 @@ def jaccard(a: Sketch, b: Sketch, size: int = SKETCH_SIZE) -> float:
     """Estimated Jaccard similarity of the shingle sets behind two sketches."""
     if not a or not b:
         return 0.0
-    union = sorted(set(a) | set(b))[:size]
     in_a, in_b = set(a), set(b)
-    both = sum(1 for h in union if h in in_a and h in in_b)
-    return both / len(union)
+    union = sorted(in_a | in_b)[:size]
+    last = union[-1]
+    return sum(1 for h in in_a & in_b if h <= last) / len(union)
 
 
 def encode(value: Sketch) -> str:

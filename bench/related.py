@@ -1,0 +1,380 @@
+"""Related links on Reuters-21578: quality against a TF-IDF baseline, latency and memory at scale.
+
+    python -m bench related                      # everything (a few minutes)
+    python -m bench.related --quality 5000 --sizes 1000,10000   # shorter
+
+Quality: the corpus replayed in date order through the real index (a real Redis,
+`REDIS_URL`), each story linked to earlier ones within the window, then indexed.
+precision@5 = share of links whose story shares a topic label with the query;
+the baseline ranks the *same* candidates (duplicates set aside for both) by plain
+TF-IDF cosine over full vectors. Run twice: lexical only (no entity tagger) and
+with the corpus's place/people/org labels standing in for entity tags. Exact-
+duplicate groups (identical text) must come out as duplicates, never related.
+
+Scale: the index grown synthetically from the corpus (copies shifted a year
+apart so they never share a window) to 1k/10k/100k stories; then the read path
+of enrich (analysis, frequencies, candidates script, scoring) timed for
+stories of the newest copy, and Redis memory per story summed over the index's
+keys (MEMORY USAGE; the bench scans its own prefix, the services never scan).
+
+The corpus is research-only: it is read from ../shared/data, never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from services.enrich.related import text
+from services.enrich.related.features import Analysis, analyse, idf, weigh
+from services.enrich.related.index import IndexPolicy, StoryIndex
+from services.enrich.related.linker import RelatedLinker
+from services.enrich.related.scoring import Policy, diversify, split_duplicates
+from shared.connections import RedisClient, make_redis
+from shared.settings import Settings
+from shared.story import EntityTag, Story
+
+CORPUS = (
+    Path(os.environ.get("NEWSROOM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    / "reuters21578"
+    / "reuters21578.jsonl"
+)
+K = 5
+WINDOW_DAYS = 30.0
+FOREVER = 100 * 365 * 86400.0  # the replay's clock is 1987: keep everything for the run
+
+
+@dataclasses.dataclass(frozen=True)
+class Doc:
+    id: int
+    date: datetime
+    title: str
+    body: str
+    topics: frozenset[str]
+    places: list[str]
+    people: list[str]
+    orgs: list[str]
+
+
+def load(limit: int | None = None) -> list[Doc]:
+    docs = []
+    with CORPUS.open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            if not row.get("date") or not (row.get("body") or "").strip():
+                continue
+            docs.append(
+                Doc(
+                    id=row["id"],
+                    date=datetime.fromisoformat(row["date"]).replace(tzinfo=UTC),
+                    title=(row.get("title") or "").strip(),
+                    body=row["body"],
+                    topics=frozenset(row.get("topics") or []),
+                    places=row.get("places") or [],
+                    people=row.get("people") or [],
+                    orgs=row.get("orgs") or [],
+                )
+            )
+    docs.sort(key=lambda d: (d.date, d.id))
+    return docs[:limit] if limit else docs
+
+
+def story_of(doc: Doc, copy: int = 0) -> Story:
+    paragraphs = "".join(f"<p>{p.strip()}</p>" for p in doc.body.split("\n    ") if p.strip())
+    return Story(
+        partner="reuters",
+        uri=f"reuters21578:{doc.id}" + (f":copy{copy}" if copy else ""),
+        firstcreated=doc.date + timedelta(days=365 * copy),
+        language="en",
+        headline=doc.title.title(),
+        body_html=paragraphs,
+    )
+
+
+def labels_as_tags(doc: Doc) -> list[EntityTag]:
+    """The corpus's place / people / org labels, standing in for an entity tagger's uris."""
+    tags = [EntityTag(name=p, uri=f"reuters:place:{p}", kind="place", relevance=0.5) for p in doc.places]
+    tags += [EntityTag(name=p, uri=f"reuters:person:{p}", kind="person", relevance=0.8) for p in doc.people]
+    tags += [EntityTag(name=o, uri=f"reuters:org:{o}", kind="organisation", relevance=0.7) for o in doc.orgs]
+    return tags
+
+
+def fresh_settings() -> Settings:
+    return Settings(key_prefix=f"bench-related-{uuid.uuid4().hex[:8]}")
+
+
+async def drop_prefix(redis: RedisClient, prefix: str) -> None:
+    batch = []
+    async for key in redis.scan_iter(match=f"*{prefix}*", count=2000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await redis.unlink(*batch)
+            batch = []
+    if batch:
+        await redis.unlink(*batch)
+
+
+# --- quality ----------------------------------------------------------------------------------
+
+
+class Baseline:
+    """Plain TF-IDF cosine over full term vectors (idf over the whole replayed set)."""
+
+    def __init__(self, docs: Sequence[Doc]) -> None:
+        self.counts = {d.id: text.term_counts(story_of(d)) for d in docs}
+        df: Counter[str] = Counter()
+        for counts in self.counts.values():
+            df.update(counts.keys())
+        n = len(docs)
+        self.vectors = {}
+        for doc_id, counts in self.counts.items():
+            vec = {t: (1 + math.log(c)) * idf(df[t], n) for t, c in counts.items()}
+            norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+            self.vectors[doc_id] = {t: w / norm for t, w in vec.items()}
+
+    def rank(self, query: int, candidates: Sequence[int]) -> list[int]:
+        q = self.vectors[query]
+        scored = [(sum(w * self.vectors[c].get(t, 0.0) for t, w in q.items()), c) for c in candidates]
+        return [c for s, c in sorted(scored, key=lambda sc: (-sc[0], sc[1]))]
+
+
+def precision(query: Doc, linked: Sequence[Doc]) -> float:
+    return sum(1 for d in linked if d.topics & query.topics) / len(linked)
+
+
+async def quality(redis: RedisClient, docs: Sequence[Doc], *, with_entities: bool) -> dict[str, float]:
+    settings = fresh_settings()
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=FOREVER))
+    linker = RelatedLinker(index, k=K, window_days=WINDOW_DAYS)
+    policy = Policy()
+    by_story = {story_of(d).id: d for d in docs}
+    docs_by_id = {d.id: d for d in docs}
+    baseline = Baseline(docs)
+    groups: dict[str, list[Doc]] = {}
+    for d in docs:
+        groups.setdefault(hashlib.sha1(d.body.strip().encode()).hexdigest(), []).append(d)
+    twins = {d.id: {o.id for o in g if o.id != d.id} for g in groups.values() if len(g) > 1 for d in g}
+
+    ours, base_5, base_n, links_per_query = [], [], [], []
+    queries = explained = 0
+    twin_pairs = twin_found = twin_as_related = 0
+    seen: set[int] = set()
+    try:
+        for doc in docs:
+            story = story_of(doc)
+            tags = labels_as_tags(doc) if with_entities else []
+            analysis = analyse(story, tags, doc.date)
+            df, n = await index.frequencies(analysis.df_fields())
+            entry = weigh(analysis, df, n)
+            candidates = await index.candidates(
+                entry,
+                linker.query_weights(entry),
+                now=entry.first,
+                earlier_than=entry.first,
+                since=entry.first - WINDOW_DAYS * 86400,
+            )
+            related, duplicates = split_duplicates(entry, candidates, policy)
+            chosen = diversify(related, K, policy)
+            await index.put(entry, analysis.df_fields(), now=entry.first)
+
+            dup_ids = {by_story[s.entry.story_id].id for s in duplicates}
+            rel_ids = {by_story[s.entry.story_id].id for s in chosen}
+            earlier_twins = twins.get(doc.id, set()) & seen
+            twin_pairs += len(earlier_twins)
+            twin_found += len(earlier_twins & dup_ids)
+            twin_as_related += len(earlier_twins & rel_ids)
+            seen.add(doc.id)
+
+            if not doc.topics or not related:
+                continue
+            queries += 1
+            ranked = baseline.rank(doc.id, [by_story[s.entry.story_id].id for s in related])
+            base_5.append(precision(doc, [docs_by_id[i] for i in ranked[:K]]))
+            if chosen:
+                linked = [by_story[s.entry.story_id] for s in chosen]
+                ours.append(precision(doc, linked))
+                base_n.append(precision(doc, [docs_by_id[i] for i in ranked[: len(chosen)]]))
+                links_per_query.append(len(chosen))
+                explained += all(s.score > 0 for s in chosen)
+    finally:
+        await drop_prefix(redis, settings.key_prefix)
+    return {
+        "queries": queries,
+        "answered": len(ours),
+        "links": statistics.mean(links_per_query) if links_per_query else 0.0,
+        "ours": statistics.mean(ours) if ours else 0.0,
+        "base_n": statistics.mean(base_n) if base_n else 0.0,
+        "base_5": statistics.mean(base_5) if base_5 else 0.0,
+        "twin_pairs": twin_pairs,
+        "twin_found": twin_found,
+        "twin_as_related": twin_as_related,
+    }
+
+
+# --- scale ------------------------------------------------------------------------------------
+
+
+async def grow(index: StoryIndex, analyses: Sequence[tuple[Doc, Analysis]], size: int) -> None:
+    """Index `size` stories: corpus copies a year apart, weighted with corpus-wide frequencies."""
+    df: Counter[str] = Counter()
+    for _, a in analyses:
+        df.update(a.df_fields())
+    n = len(analyses)
+    semaphore = asyncio.Semaphore(32)
+
+    async def put(i: int) -> None:
+        copy, (doc, analysis) = divmod(i, n)[0], analyses[i % n]
+        shifted = dataclasses.replace(
+            analysis,
+            story_id=f"reuters-c{copy}-{doc.id}",
+            uri=f"reuters21578:{doc.id}:copy{copy}",
+            first=analysis.first + copy * 365 * 86400.0,
+        )
+        async with semaphore:
+            await index.put(weigh(shifted, df, n), shifted.df_fields(), now=shifted.first)
+
+    for start in range(0, size, 2000):
+        await asyncio.gather(*(put(i) for i in range(start, min(size, start + 2000))))
+
+
+async def memory_per_story(redis: RedisClient, prefix: str, size: int) -> tuple[float, int]:
+    total = keys = 0
+    batch: list[bytes] = []
+
+    async def flush() -> int:
+        pipe = redis.pipeline(transaction=False)
+        for key in batch:
+            pipe.memory_usage(key, samples=0)
+        return sum(v or 0 for v in await pipe.execute())
+
+    async for key in redis.scan_iter(match=f"*{prefix}*", count=2000):
+        batch.append(key)
+        keys += 1
+        if len(batch) >= 500:
+            total += await flush()
+            batch = []
+    if batch:
+        total += await flush()
+    return total / size, keys
+
+
+async def scale(redis: RedisClient, docs: Sequence[Doc], sizes: Sequence[int]) -> list[dict[str, float]]:
+    started = time.perf_counter()
+    analyses = [(d, analyse(story_of(d), [], d.date)) for d in docs]
+    print(f"  analysed {len(analyses)} corpus stories in {time.perf_counter() - started:.1f} s", flush=True)
+    rows = []
+    rng = random.Random(5)
+    for size in sizes:
+        settings = fresh_settings()
+        index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=FOREVER))
+        linker = RelatedLinker(index, k=K, window_days=WINDOW_DAYS)
+        try:
+            started = time.perf_counter()
+            await grow(index, analyses, size)
+            load_s = time.perf_counter() - started
+            per_story, keys = await memory_per_story(redis, settings.key_prefix, size)
+            # Queries: corpus stories as they would arrive in the newest copy's time span.
+            newest_copy = (size - 1) // len(docs)
+            in_newest = size - newest_copy * len(docs)
+            sample = [docs[i] for i in rng.sample(range(in_newest), min(300, in_newest))]
+            timings = []
+            for doc in sample:
+                story = story_of(doc, copy=newest_copy).model_copy(update={"uri": f"query:{doc.id}"})
+                when = story.firstcreated or doc.date
+                t0 = time.perf_counter()
+                await linker.find(story, [], received_at=when, now=when)
+                timings.append((time.perf_counter() - t0) * 1000)
+            timings.sort()
+            rows.append(
+                {
+                    "size": size,
+                    "load_s": load_s,
+                    "p50": timings[len(timings) // 2],
+                    "p99": timings[min(len(timings) - 1, math.ceil(len(timings) * 0.99) - 1)],
+                    "bytes": per_story,
+                    "keys": keys,
+                }
+            )
+            print(f"  {size} stories done", flush=True)
+        finally:
+            await drop_prefix(redis, settings.key_prefix)
+    return rows
+
+
+async def run(quality_docs: int | None, sizes: Sequence[int]) -> None:
+    docs = load()
+    redis = make_redis(Settings())
+    try:
+        if quality_docs != 0:
+            subset = docs[:quality_docs] if quality_docs else docs
+            print(
+                f"Quality on {len(subset)} Reuters stories (date order, window {WINDOW_DAYS:.0f} days, k={K})"
+            )
+            header = (
+                f"  {'entities':<22}{'queries':>8}{'answered':>9}{'links/q':>8}"
+                f"{'P@5 ours':>10}{'TF-IDF@n':>10}{'TF-IDF@5':>10}{'dup pairs':>10}{'found':>7}{'as rel':>7}"
+            )
+            print(header)
+            for with_entities in (False, True):
+                r = await quality(redis, subset, with_entities=with_entities)
+                label = "corpus labels" if with_entities else "none (lexical+time)"
+                print(
+                    f"  {label:<22}{r['queries']:>8.0f}{r['answered']:>9.0f}{r['links']:>8.2f}"
+                    f"{r['ours']:>10.3f}{r['base_n']:>10.3f}{r['base_5']:>10.3f}"
+                    f"{r['twin_pairs']:>10.0f}{r['twin_found']:>7.0f}{r['twin_as_related']:>7.0f}",
+                    flush=True,
+                )
+            print(
+                "  P@5 ours: share of our links (≤5, thresholded, diversified) sharing a topic; "
+                "TF-IDF@n: baseline's top-n on the same queries, n = our link count; "
+                "TF-IDF@5: baseline's top 5. dup pairs: earlier exact twins; found: reported as duplicates; "
+                "as rel: wrongly offered as related."
+            )
+        if sizes:
+            print("\nLookup latency (enrich's read path) and Redis memory per story")
+            rows = await scale(redis, docs, sizes)
+            print(f"  {'stories':>8}{'load s':>8}{'p50 ms':>8}{'p99 ms':>8}{'bytes/story':>13}{'keys':>9}")
+            for row in rows:
+                print(
+                    f"  {row['size']:>8.0f}{row['load_s']:>8.1f}{row['p50']:>8.2f}{row['p99']:>8.2f}"
+                    f"{row['bytes']:>13.0f}{row['keys']:>9.0f}"
+                )
+            if len(rows) > 1:
+                ratio = rows[-1]["p99"] / rows[0]["p99"]
+                ok = ratio <= 2 and rows[-1]["p99"] < 20
+                print(
+                    f"  p99 at {rows[-1]['size']:.0f} / p99 at {rows[0]['size']:.0f} = {ratio:.2f} "
+                    f"(target ≤ 2 and < 20 ms: {'met' if ok else 'NOT met'})"
+                )
+    finally:
+        await redis.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.related", description=__doc__.split("\n")[0])
+    parser.add_argument("--quality", type=int, default=None, help="stories for the quality run (0: skip)")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes for latency/memory")
+    args = parser.parse_args(sys.argv[2:] if argv is None and sys.argv[1:2] == ["related"] else argv)
+    if not CORPUS.exists():
+        print(f"skipped: {CORPUS} is absent (set NEWSROOM_SHARED_DATA)")
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    asyncio.run(run(args.quality, sizes))
+
+
+if __name__ == "__main__":
+    main()
