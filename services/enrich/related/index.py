@@ -37,8 +37,8 @@ PutOutcome = Literal["indexed", "killed", "stale", "expired", "removed"]
 class IndexPolicy:
     ttl_seconds: float = 400 * 86400.0
     posting_cap: int = 2000  # stories kept per term / entity posting (newest)
-    read_per_posting: int = 100  # stories read from each posting per lookup
-    max_candidates: int = 80  # entries fetched and scored per lookup
+    read_per_posting: int = 64  # stories read from each posting per lookup
+    max_candidates: int = 64  # entries fetched and scored per lookup
     expire_batch: int = 16  # expired entries dropped per write (amortised housekeeping)
 
 
