@@ -1,0 +1,336 @@
+"""What the pipeline benchmarks share: the Reuters replay, real processes, and the bare relay.
+
+The bare relay is the baseline: the same three hops as the pipeline (HTTP → stream →
+worker → stream → worker → HTTP), each a separate process reading with XREADGROUP in
+batches and acknowledging per entry, but with no parsing, enrichment or formatting.
+Run one hop: `python -m bench._stack ingest|hop|deliver` (used by `Relay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tests.helpers.pipeline import Pipeline, percentile
+from tests.helpers.ports import free_port
+from tests.helpers.receiver import Receiver
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NEWSROOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+REUTERS = SHARED_DATA / "reuters21578" / "reuters21578.jsonl"
+LOGS = ROOT / "bench" / "results" / "logs"
+
+# Production timings, except a partner rate limit high enough to measure throughput.
+BENCH_ENV = {
+    "NEWSROOM_RATE_PER_SECOND": "1000000",
+    "NEWSROOM_RATE_BURST": "1000000",
+}
+
+
+def reuters_items(limit: int, run: str) -> list[dict[str, Any]]:
+    """The first `limit` Reuters stories with a title and a body, as ninjs 2.x items."""
+    items: list[dict[str, Any]] = []
+    with REUTERS.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            title, body = (record.get("title") or "").strip(), (record.get("body") or "").strip()
+            if not title or not body:
+                continue
+            paragraphs = "".join(
+                f"<p>{html.escape(p.strip())}</p>" for p in body.split("\n    ") if p.strip()
+            )
+            date = record.get("date") or "1987-03-01T00:00:00"
+            items.append(
+                {
+                    "uri": f"urn:reuters21578:{run}:{record['id']}",
+                    "version": "1",
+                    "type": "text",
+                    "language": "en",
+                    "firstcreated": f"{date}Z",
+                    "versioncreated": f"{date}Z",
+                    "pubstatus": "usable",
+                    "byline": "Reuters",
+                    "located": (record.get("dateline") or "").split(",")[0].strip().title() or None,
+                    "headlines": [{"role": "main", "value": title.title()}],
+                    "bodies": [{"role": "main", "contenttype": "text/html", "value": paragraphs}],
+                }
+            )
+            if len(items) >= limit:
+                break
+    return items
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+
+
+@dataclass
+class Figures:
+    name: str
+    stories: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.stories / self.seconds if self.seconds else float("nan")
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+class Arrivals:
+    """First arrival time per story uri at an outlet, read incrementally from a Receiver."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+        self.seen = len(receiver.received)
+        self.first: dict[str, float] = {}
+
+    def update(self) -> int:
+        received = self.receiver.received
+        while self.seen < len(received):
+            delivery = received[self.seen]
+            self.first.setdefault(_uri_of(delivery.body), delivery.at)
+            self.seen += 1
+        return len(self.first)
+
+
+async def drive(
+    name: str,
+    post: Any,
+    items: list[dict[str, Any]],
+    receiver: Receiver,
+    *,
+    rate: float | None = None,
+    concurrency: int = 16,
+    timeout: float = 900.0,
+) -> Figures:
+    """Post `items` (as fast as possible, or at `rate`/s) and wait until all arrived.
+
+    Throughput is stories / (last arrival - first post); latency is each story's
+    arrival at the outlet minus the moment ingest acknowledged it.
+    """
+    acked: dict[str, float] = {}
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    arrivals = Arrivals(receiver)
+    started = time.time()
+    with progress() as bar:
+        task = bar.add_task(name, total=len(items))
+        async with httpx.AsyncClient(timeout=60) as client:
+
+            async def sender() -> None:
+                while (item := await queue.get()) is not None:
+                    await post(client, item)
+                    acked[item["uri"]] = time.time()
+
+            senders = [asyncio.create_task(sender()) for _ in range(concurrency)]
+            for n, item in enumerate(items):
+                if rate:
+                    delay = started + n / rate - time.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                while queue.qsize() > concurrency * 2:
+                    await asyncio.sleep(0.002)
+                await queue.put(item)
+                bar.update(task, completed=arrivals.update())
+            for _ in senders:
+                await queue.put(None)
+            await asyncio.gather(*senders)
+            deadline = time.time() + timeout
+            while arrivals.update() < len(items) and time.time() < deadline:
+                bar.update(task, completed=len(arrivals.first))
+                await asyncio.sleep(0.05)
+            bar.update(task, completed=arrivals.update())
+    first = {uri: at for uri, at in arrivals.first.items() if uri in acked}
+    if len(first) < len(items):
+        raise RuntimeError(f"{name}: only {len(first)} of {len(items)} stories arrived")
+    finished = max(first.values())
+    return Figures(name, len(items), finished - started, [first[u] - acked[u] for u in first])
+
+
+def _uri_of(body: bytes) -> str:
+    data = json.loads(body)
+    if "data" in data:  # the pipeline's webhook body
+        return str(data["data"]["item"]["uri"])
+    return str(data["uri"])  # the relay forwards the partner's item untouched
+
+
+async def post_to_pipeline(pipeline: Pipeline) -> Any:
+    async def post(client: httpx.AsyncClient, item: dict[str, Any]) -> None:
+        status = await pipeline.post(client, item)
+        if status >= 300:
+            raise RuntimeError(f"ingest answered {status}")
+
+    return post
+
+
+def pipeline_env(redis_env: dict[str, str], config: Path, **extra: str) -> dict[str, str]:
+    return {
+        **redis_env,
+        "NEWSROOM_KEY_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+        "NEWSROOM_CONFIG": str(config),
+        **BENCH_ENV,
+        **extra,
+    }
+
+
+async def cleanup(redis_env: dict[str, str], prefix: str) -> None:
+    """Delete one benchmark run's keys (benchmarks only; the services never scan)."""
+    from shared.connections import make_redis
+    from shared.settings import Settings
+
+    settings = Settings(
+        redis_url=redis_env.get("REDIS_URL") or "redis://unused",
+        redis_cluster_nodes=redis_env.get("REDIS_CLUSTER_NODES", ""),
+    )
+    client = make_redis(settings)
+    try:
+        async for key in client.scan_iter(match=f"*{prefix}*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+# --- the bare relay ------------------------------------------------------------------
+
+
+class Relay:
+    """Three processes: HTTP ingest → stream A → hop → stream B → deliver → the outlet."""
+
+    def __init__(self, redis_url: str, outlet_url: str) -> None:
+        self.prefix = f"relay{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "REDIS_URL": redis_url, "RELAY_PREFIX": self.prefix, "RELAY_OUTLET": outlet_url}
+        env["RELAY_PORT"] = str(self.port)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench._stack", role],
+                env=env,
+                stdout=(LOGS / f"relay-{role}.log").open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+            for role in ("hop", "deliver", "ingest")
+        ]
+
+    def __enter__(self) -> Relay:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("relay did not start")
+
+    def __exit__(self, *_: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(10)
+
+    async def post(self, client: httpx.AsyncClient, item: dict[str, Any]) -> None:
+        response = await client.post(f"{self.url}/v1/stories", json=item)
+        if response.status_code != 202:
+            raise RuntimeError(f"relay answered {response.status_code}")
+
+
+async def _relay_ingest(redis: Any, stream: str, port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def stories(request: Request) -> Response:
+        entry = await redis.xadd(stream, {"body": await request.body()})
+        return JSONResponse({"entry_id": entry.decode()}, status_code=202)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    app = Starlette(routes=[Route("/v1/stories", stories, methods=["POST"]), Route("/healthz", healthz)])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    await uvicorn.Server(config).serve()
+
+
+async def _relay_worker(redis: Any, source: str, group: str, forward: Any) -> None:
+    consumer = f"{group}-{os.getpid()}"
+    while True:
+        batches = await redis.xreadgroup(group, consumer, {source: ">"}, count=50, block=1000)
+        for _stream, entries in batches or []:
+            for entry_id, fields in entries:
+                await forward(fields)
+                await redis.xack(source, group, entry_id)
+
+
+def _relay_main(role: str) -> None:
+    from redis.asyncio import Redis
+    from redis.exceptions import ResponseError
+
+    prefix = os.environ["RELAY_PREFIX"]
+    first, second = f"{{{prefix}:a}}:stream", f"{{{prefix}:b}}:stream"
+
+    async def run() -> None:
+        redis = Redis.from_url(os.environ["REDIS_URL"])
+        for stream, group in ((first, "hop"), (second, "deliver")):
+            try:
+                await redis.xgroup_create(stream, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        if role == "ingest":
+            await _relay_ingest(redis, first, int(os.environ["RELAY_PORT"]))
+        elif role == "hop":
+
+            async def forward(fields: dict[Any, Any]) -> None:
+                await redis.xadd(second, fields)
+
+            await _relay_worker(redis, first, "hop", forward)
+        else:
+            outlet = os.environ["RELAY_OUTLET"]
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def deliver(fields: dict[bytes, bytes]) -> None:
+                    response = await client.post(
+                        outlet, content=fields[b"body"], headers={"content-type": "application/json"}
+                    )
+                    response.raise_for_status()
+
+                await _relay_worker(redis, second, "deliver", deliver)
+
+    asyncio.run(run())
+
+
+def stories_wanted(default: int) -> int:
+    return int(os.environ.get("BENCH_STORIES", default))
+
+
+def batched(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+if __name__ == "__main__":
+    _relay_main(sys.argv[1])

@@ -1,0 +1,205 @@
+"""End-to-end replay of the Reuters wire through the real services, against a bare relay.
+
+    make bench                      # or: .venv/bin/python -m bench pipeline
+    BENCH_STORIES=500 BENCH_LATENCY_SECONDS=15 .venv/bin/python -m bench pipeline   # shorter
+
+All runs happen in one invocation on the same machine and the same Redis (REDIS_URL):
+
+1. bare relay: the same three hops (HTTP → stream → worker → stream → worker → HTTP)
+   with no parsing, enrichment or formatting — the baseline;
+2. the pipeline with enrichment as pass-through (NEWSROOM_TAGGING=false): the
+   framework's overhead over the relay;
+3. enrich alone on a backlog (full enrichment), then the whole pipeline with full
+   enrichment: how much the pipeline adds to its slowest stage;
+4. latency ingest → outlet at a fixed 20 stories/s (relay, pass-through, full).
+
+Targets (issue 8): pass-through ≥ 0.5 × relay; full pipeline ≥ 0.8 × enrich alone;
+p99 ≤ 250 ms at 20 stories/s. Stories come from ../shared/data/reuters21578 (never
+committed); when absent the benchmark says so and skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._stack import (
+    LOGS,
+    REUTERS,
+    ROOT,
+    Figures,
+    Relay,
+    cleanup,
+    drive,
+    pipeline_env,
+    post_to_pipeline,
+    progress,
+    reuters_items,
+    stories_wanted,
+)
+from shared.connections import make_redis
+from shared.settings import Settings
+from tests.helpers.pipeline import Pipeline, write_config
+from tests.helpers.receiver import Receiver
+
+RATE = 20.0
+PACED: dict[str, Any] = {"rate": RATE, "concurrency": 4}
+Stories = list[dict[str, Any]]
+
+
+def redis_env() -> dict[str, str]:
+    return {"REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "REDIS_CLUSTER_NODES": ""}
+
+
+async def run_relay(items: list[dict[str, Any]], paced: list[dict[str, Any]]) -> tuple[Figures, Figures]:
+    with Receiver() as outlet, Relay(redis_env()["REDIS_URL"], outlet.url) as relay:
+        throughput = await drive("bare relay: throughput", relay.post, items, outlet)
+        latency = await drive(
+            f"bare relay: {RATE:.0f}/s", relay.post, paced, outlet, rate=RATE, concurrency=4
+        )
+    await cleanup(redis_env(), relay.prefix)
+    return throughput, latency
+
+
+async def run_pass_through(
+    items: list[dict[str, Any]], paced: list[dict[str, Any]]
+) -> tuple[Figures, Figures]:
+    with Receiver() as outlet:
+        config = LOGS / "bench-pass-through.toml"
+        write_config(config, {"alpha": outlet})
+        env = pipeline_env(redis_env(), config, NEWSROOM_TAGGING="false")
+        try:
+            with Pipeline(env, LOGS) as pipeline:
+                post = await post_to_pipeline(pipeline)
+                throughput = await drive("pass-through: throughput", post, items, outlet)
+                latency = await drive(
+                    f"pass-through: {RATE:.0f}/s", post, paced, outlet, rate=RATE, concurrency=4
+                )
+        finally:
+            await cleanup(redis_env(), env["NEWSROOM_KEY_PREFIX"])
+    return throughput, latency
+
+
+async def run_full(
+    backlog: list[dict[str, Any]], items: list[dict[str, Any]], paced: list[dict[str, Any]]
+) -> tuple[Figures, Figures, Figures]:
+    with Receiver() as outlet:
+        config = LOGS / "bench-full.toml"
+        write_config(config, {"alpha": outlet})
+        env = pipeline_env(redis_env(), config, NEWSROOM_TAGGING="true")
+        settings = Settings(redis_url=env["REDIS_URL"], key_prefix=env["NEWSROOM_KEY_PREFIX"])
+        redis = make_redis(settings)
+        try:
+            with Pipeline(env, LOGS) as pipeline:
+                post = await post_to_pipeline(pipeline)
+                enrich, publish = pipeline.enrichers[0], pipeline.publishers[0]
+                # enrich alone: a backlog on the received stream, nothing else running
+                enrich.stop()
+                publish.stop()
+                await pipeline.post_all(backlog, concurrency=16)
+                start_len = int(await redis.xlen(settings.keys.enriched))
+                enrich.start()
+                started = time.time()
+                with progress() as bar:
+                    task = bar.add_task("enrich alone: backlog", total=len(backlog))
+                    done = 0
+                    while done < len(backlog):
+                        done = int(await redis.xlen(settings.keys.enriched)) - start_len
+                        bar.update(task, completed=done)
+                        await asyncio.sleep(0.05)
+                alone = Figures("enrich alone (full enrichment)", len(backlog), time.time() - started, [])
+                publish.start()
+                while len(outlet.unique_ids()) < len(backlog):  # drain before the next run
+                    await asyncio.sleep(0.1)
+                throughput = await drive("full enrichment: throughput", post, items, outlet)
+                latency = await drive(
+                    f"full enrichment: {RATE:.0f}/s", post, paced, outlet, rate=RATE, concurrency=4
+                )
+        finally:
+            await redis.aclose()
+            await cleanup(redis_env(), env["NEWSROOM_KEY_PREFIX"])
+    return alone, throughput, latency
+
+
+def table(rows: list[Figures]) -> str:
+    lines = [
+        "| run | stories | seconds | stories/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lat = (
+            f"{row.p(50):.0f} | {row.p(95):.0f} | {row.p(99):.0f}"
+            if row.latencies and "/s" in row.name
+            else "– | – | –"
+        )
+        lines.append(f"| {row.name} | {row.stories} | {row.seconds:.1f} | {row.rate:.1f} | {lat} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if not REUTERS.exists():
+        print(f"SKIPPED: {REUTERS} is absent (set NEWSROOM_SHARED_DATA to the shared data folder)")
+        return
+    n = stories_wanted(2000)
+    n_full = max(50, n // 4)
+    n_paced = int(RATE * float(os.environ.get("BENCH_LATENCY_SECONDS", "30")))
+    run = time.strftime("%H%M%S")
+    stories = reuters_items(3 * n + 3 * n_paced + 2 * n_full, run)
+
+    def take(count: int) -> list[dict[str, Any]]:
+        nonlocal stories
+        head, stories = stories[:count], stories[count:]
+        return head
+
+    print(f"Reuters-21578 replay: {n} stories per throughput run, {n_paced} at {RATE:.0f}/s for latency")
+    relay, relay_paced = asyncio.run(run_relay(take(n), take(n_paced)))
+    passing, passing_paced = asyncio.run(run_pass_through(take(n), take(n_paced)))
+    alone, full, full_paced = asyncio.run(run_full(take(n_full), take(n_full), take(n_paced)))
+    rows = [relay, passing, alone, full, relay_paced, passing_paced, full_paced]
+    print()
+    print(table(rows))
+    ratios = [
+        (
+            "pass-through / bare relay throughput",
+            passing.rate / relay.rate,
+            ">= 0.5",
+            passing.rate / relay.rate >= 0.5,
+        ),
+        (
+            "full pipeline / enrich alone throughput",
+            full.rate / alone.rate,
+            ">= 0.8",
+            full.rate / alone.rate >= 0.8,
+        ),
+        ("p99 ingest → outlet at 20/s, full (ms)", full_paced.p(99), "<= 250", full_paced.p(99) <= 250),
+        ("p99 ingest → outlet at 20/s, relay (ms)", relay_paced.p(99), "(baseline)", True),
+    ]
+    print()
+    print("| ratio / figure | value | target | |")
+    print("|---|---:|---|---|")
+    for name, value, target, ok in ratios:
+        print(f"| {name} | {value:.2f} | {target} | {'met' if ok else 'MISSED'} |")
+    out = ROOT / "bench" / "results" / "pipeline.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "rows": [
+                    {"name": r.name, "stories": r.stories, "seconds": r.seconds, "rate": r.rate}
+                    | ({"p50_ms": r.p(50), "p95_ms": r.p(95), "p99_ms": r.p(99)} if "/s" in r.name else {})
+                    for r in rows
+                ],
+                "ratios": {name: value for name, value, _t, _ok in ratios},
+            },
+            indent=2,
+        )
+    )
+    print(f"\nfigures saved to {out.relative_to(ROOT)}; service logs in {Path(LOGS).relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
