@@ -106,6 +106,9 @@ def _spellings(name: str) -> set[str]:
             head, _, rest = form.partition("[")
             forms |= {head.strip(), rest.rstrip("]").strip()}
     for form in list(forms):
+        if " and " in form:  # "Newfoundland and Labrador" is "Newfoundland" in most copy
+            forms.add(form.split(" and ")[0])
+    for form in list(forms):
         words = form.split()
         if len(words) > 1 and words[-1] in _SUBDIVISION_SUFFIXES:
             forms.add(" ".join(words[:-1]))

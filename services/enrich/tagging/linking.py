@@ -38,14 +38,20 @@ class Context:
 
 
 def name_forms(surface: str) -> list[str]:
-    """The spellings a name may be listed under: as written, without 'the', without a final dot."""
+    """The spellings a name may be listed under: as written, without 'the', a final dot,
+    or the affixes that glue it to other words ("ex-England", "St. Louis-based")."""
     forms = [surface]
-    for article in ("the ", "The "):
-        if surface.startswith(article):
-            forms.append(surface[len(article) :])
+    for prefix in ("the ", "The ", "ex-", "pro-", "anti-"):
+        if surface.startswith(prefix):
+            forms.append(surface[len(prefix) :])
+    for suffix in ("-based", "-led", "-backed", "-born", "-made"):
+        if surface.endswith(suffix):
+            forms.append(surface[: -len(suffix)])
     for form in list(forms):
         if form.endswith(".") and not form.endswith(".."):
             forms.append(form[:-1])
+        elif form[-1:].isalpha() and len(form) <= 5:
+            forms.append(form + ".")  # "Calif" when the abbreviation's dot ended the sentence
     return forms
 
 
