@@ -9,7 +9,7 @@ precision@5 = share of links whose story shares a topic label with the query;
 the baseline ranks the *same* candidates (duplicates set aside for both) by plain
 TF-IDF cosine over full vectors. Run twice: lexical only (no entity tagger) and
 with the corpus's place/people/org labels standing in for entity tags. Exact-
-duplicate groups (identical text) must come out as duplicates, never related.
+duplicate groups (identical title and body) must come out as duplicates, never related.
 
 Scale: the index grown synthetically from the corpus (copies shifted a year
 apart so they never share a window) to 1k/10k/100k stories; then the read path
@@ -152,6 +152,19 @@ class Baseline:
         return [c for s, c in sorted(scored, key=lambda sc: (-sc[0], sc[1]))]
 
 
+def exact_duplicates(docs: Sequence[Doc]) -> dict[int, set[int]]:
+    """Doc id -> the other docs with the same title and the same body (whitespace aside).
+
+    Same body alone is not enough: "Qtly div 20 cts vs 20 cts prior / Pay April 15"
+    is the whole body of dividend notices from many different companies.
+    """
+    groups: dict[str, list[int]] = {}
+    for d in docs:
+        key = " ".join(d.title.split()) + "\n" + " ".join(d.body.split())
+        groups.setdefault(hashlib.sha1(key.encode()).hexdigest(), []).append(d.id)
+    return {i: set(g) - {i} for g in groups.values() if len(g) > 1 for i in g}
+
+
 def precision(query: Doc, linked: Sequence[Doc]) -> float:
     return sum(1 for d in linked if d.topics & query.topics) / len(linked)
 
@@ -164,10 +177,7 @@ async def quality(redis: RedisClient, docs: Sequence[Doc], *, with_entities: boo
     by_story = {story_of(d).id: d for d in docs}
     docs_by_id = {d.id: d for d in docs}
     baseline = Baseline(docs)
-    groups: dict[str, list[Doc]] = {}
-    for d in docs:
-        groups.setdefault(hashlib.sha1(d.body.strip().encode()).hexdigest(), []).append(d)
-    twins = {d.id: {o.id for o in g if o.id != d.id} for g in groups.values() if len(g) > 1 for d in g}
+    twins = exact_duplicates(docs)
 
     ours, base_5, base_n, links_per_query = [], [], [], []
     queries = explained = 0

@@ -24,6 +24,7 @@ from services.enrich.related.scoring import (
     diversify,
     entity_overlap,
     explain,
+    is_duplicate,
     score,
     split_duplicates,
     to_duplicate,
@@ -202,13 +203,21 @@ def entry_of(
     days: float = 0.0,
     entities: tuple[str, ...] = (),
     df: dict[str, int] | None = None,
+    headline: str | None = None,
 ) -> IndexEntry:
     tags = [tag(e.title(), f"wd:{e}") for e in entities]
-    found = analysis(story_id, counts, first=T0 - days * DAY, entities=entities_from_tags(tags))
+    found = analysis(
+        story_id,
+        counts,
+        first=T0 - days * DAY,
+        entities=entities_from_tags(tags),
+        headline=headline or story_id,
+    )
     return weigh(found, df or {}, 100 if df else 0)
 
 
-QUERY = entry_of("a-q", {"ceasefire": 3, "karabakh": 3, "azerbaijan": 2, "armenia": 2, "fighting": 1})
+FIGHTING = {"ceasefire": 3, "karabakh": 3, "azerbaijan": 2, "armenia": 2, "fighting": 1}
+QUERY = entry_of("a-q", FIGHTING, headline="Ceasefire in Karabakh")
 
 
 def test_lexical_similarity_drives_the_score() -> None:
@@ -249,7 +258,7 @@ def test_time_prior_prefers_the_nearer_of_two_equal_stories() -> None:
 
 
 def test_duplicates_are_split_off_and_self_is_skipped() -> None:
-    same = entry_of("c-1", {"ceasefire": 3, "karabakh": 3, "azerbaijan": 2, "armenia": 2, "fighting": 1})
+    same = entry_of("c-1", FIGHTING, headline="Karabakh ceasefire declared")
     other = entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "shelling": 2})
     related, duplicates = split_duplicates(QUERY, [QUERY, same, other])
     assert [d.entry.story_id for d in duplicates] == ["c-1"]
@@ -259,8 +268,19 @@ def test_duplicates_are_split_off_and_self_is_skipped() -> None:
     assert "same story" in dup.reason
 
 
-def scored(story_id: str, value: float, counts: dict[str, int]) -> Scored:
-    return Scored(entry=entry_of(story_id, counts), score=value, lexical=value, entity=None)
+def test_short_boilerplate_of_another_company_is_not_a_duplicate() -> None:
+    boilerplate = {"qtly": 1, "div": 1, "cts": 2, "prior": 1, "pay": 1, "record": 1}
+    quaker = entry_of("a-1", boilerplate, headline="Quaker Oats Co regular dividend")
+    unibancorp = entry_of("b-1", boilerplate, headline="Unibancorp Inc regular dividend set")
+    resent = entry_of("a-2", boilerplate, headline="Quaker Oats Co sets regular dividend")
+    assert not is_duplicate(quaker, unibancorp, 1.0)
+    assert is_duplicate(quaker, resent, 1.0)
+
+
+def scored(story_id: str, value: float, counts: dict[str, int], headline: str | None = None) -> Scored:
+    return Scored(
+        entry=entry_of(story_id, counts, headline=headline), score=value, lexical=value, entity=None
+    )
 
 
 def test_diversify_keeps_k_above_threshold_and_spreads_threads() -> None:
@@ -278,7 +298,7 @@ def test_diversify_keeps_k_above_threshold_and_spreads_threads() -> None:
 
 def test_diversify_skips_near_duplicates_of_a_chosen_link() -> None:
     words = {"karabakh": 3, "shelling": 3, "village": 2}
-    first, copy = scored("b-1", 0.9, words), scored("c-1", 0.88, words)
+    first, copy = scored("b-1", 0.9, words, "Shelling"), scored("c-1", 0.88, words, "Shelling")
     assert [s.entry.story_id for s in diversify([first, copy], 5, Policy(diversity=0.0))] == ["b-1"]
 
 

@@ -77,7 +77,8 @@ class Analysis:
 
 def analyse(story: Story, entities: Iterable[EntityTag], received_at: datetime) -> Analysis:
     first = story.first_published() or received_at
-    all_words = text.words(text.plain_text(story))
+    # The copy itself, not its headline: rewrites and re-sends often change only the headline.
+    copy_words = text.words(text.copy_text(story)) or text.words(story.headline)
     return Analysis(
         story_id=story.id,
         partner=story.partner,
@@ -90,7 +91,7 @@ def analyse(story: Story, entities: Iterable[EntityTag], received_at: datetime) 
         embargo=story.embargoed.timestamp() if story.embargoed else None,
         counts=text.term_counts(story),
         entities=entities_from_tags(entities),
-        sketch=minhash.sketch(text.shingles(all_words)),
+        sketch=minhash.sketch(text.shingles(copy_words)),
     )
 
 

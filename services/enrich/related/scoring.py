@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from services.enrich.related import minhash
+from services.enrich.related import minhash, text
 from services.enrich.related.features import IndexEntry
 from shared.events import RelatedLink
 
@@ -37,6 +37,9 @@ class Policy:
     # Copies sharing 80 % of their shingles share nearly all their top terms; below this
     # lexical cosine the (costlier) sketch comparison is skipped.
     duplicate_gate: float = 0.4
+    # A short copy ("Qtly div 20 cts vs 20 cts prior") is identical for many companies:
+    # below a full sketch of shingles the headlines must agree too.
+    short_copy_headline_overlap: float = 0.5
     pool_factor: int = 4  # diversification considers the best k × this candidates
 
 
@@ -89,6 +92,14 @@ def score(query: IndexEntry, other: IndexEntry, policy: Policy = Policy()) -> Sc
     )
 
 
+def is_duplicate(a: IndexEntry, b: IndexEntry, jaccard: float, policy: Policy = Policy()) -> bool:
+    if jaccard < policy.duplicate_jaccard:
+        return False
+    if min(len(a.sketch), len(b.sketch)) < minhash.SKETCH_SIZE:
+        return text.headline_overlap(a.headline, b.headline) >= policy.short_copy_headline_overlap
+    return True
+
+
 def split_duplicates(
     query: IndexEntry, candidates: Iterable[IndexEntry], policy: Policy = Policy()
 ) -> tuple[list[Scored], list[Scored]]:
@@ -98,7 +109,7 @@ def split_duplicates(
         if other.story_id == query.story_id:
             continue
         scored = score(query, other, policy)
-        if scored.jaccard >= policy.duplicate_jaccard:
+        if is_duplicate(query, other, scored.jaccard, policy):
             duplicates.append(scored)
         else:
             related.append(scored)
@@ -129,8 +140,11 @@ def diversify(ranked: Iterable[Scored], k: int, policy: Policy = Policy()) -> li
         keep: list[int] = []
         for index, candidate in enumerate(pool):
             similarity = cosine(candidate.entry.terms, pick.entry.terms)
-            if similarity >= policy.duplicate_gate and (
-                minhash.jaccard(candidate.entry.sketch, pick.entry.sketch) >= policy.duplicate_jaccard
+            if similarity >= policy.duplicate_gate and is_duplicate(
+                candidate.entry,
+                pick.entry,
+                minhash.jaccard(candidate.entry.sketch, pick.entry.sketch),
+                policy,
             ):
                 continue
             redundancy[index] = max(redundancy[index], similarity)

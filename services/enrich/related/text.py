@@ -34,10 +34,21 @@ STOPWORDS = frozenset(_STOP_LIST.split())
 HEADLINE_WEIGHT = 2  # a headline word counts as much as two body mentions
 
 
-def plain_text(story: Story) -> str:
-    """Headline, standfirst and body as one plain string (markup dropped)."""
+def copy_text(story: Story) -> str:
+    """Standfirst and body as plain text (markup dropped)."""
     body = html.unescape(_TAG.sub(" ", story.body_html))
-    return "\n".join(part for part in (story.headline, story.description, body) if part)
+    return "\n".join(part for part in (story.description, body) if part)
+
+
+def plain_text(story: Story) -> str:
+    """Headline, standfirst and body as one plain string."""
+    return "\n".join(part for part in (story.headline, copy_text(story)) if part)
+
+
+def headline_overlap(a: str, b: str) -> float:
+    """Jaccard similarity of two headlines' terms."""
+    ta, tb = set(terms(words(a))), set(terms(words(b)))
+    return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
 def words(text: str) -> list[str]:
