@@ -28,22 +28,24 @@ from shared.streams import encode_event
 Outcome = Literal["accepted", "duplicate", "superseded", "killed"]
 
 # KEYS: registry, routine stream, priority stream, rate bucket.
-# ARGV: rate, burst, cost, then 6 per item:
-#   registry field, version, mode (usable|withheld|kill), priority (1|0), payload-as-new, payload-as-update
-# The registry holds "<version>" or "<version>:killed". Which payload is appended
-# depends on what the registry says, so both are prepared (they differ only in
-# `received_as`) and the script stays one round trip.
+# ARGV: rate, burst, cost, then 5 per item: registry field, version, mode (usable|withheld|kill),
+#   priority (1|0), payload (the encoded event, `received_as` "new" for usable items).
+# The registry holds "<version>" or "<version>:killed". Only the script knows whether a
+# usable item is new or an update; for an update it rewrites the event's top-level
+# `"received_as":"new"` (its first occurrence: the field precedes the story, and the
+# envelope does not record the body's length), so the script stays one round trip.
 # Returns {'limited', wait_ms} or {'ok', outcome1, detail1, as1, outcome2, ...}.
 _ACCEPT = (
     """
 local bucket = KEYS[4]
 local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local AS_NEW, AS_UPDATE = '"received_as":"new"', '"received_as":"update"'
 """
     + TAKE_TOKENS
     + """
 if not allowed then return {'limited', tostring(wait_ms)} end
 local results = {'ok'}
-for base = 4, #ARGV, 6 do
+for base = 4, #ARGV, 5 do
   local field, version, mode = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
   local stream = KEYS[2]
   if ARGV[base + 3] == '1' then stream = KEYS[3] end
@@ -60,7 +62,11 @@ for base = 4, #ARGV, 6 do
     elseif mode ~= 'kill' then
       if version == seen then outcome, detail = 'duplicate', tostring(seen)
       elseif version < seen then outcome, detail = 'superseded', tostring(seen)
-      elseif mode == 'usable' then received_as, payload = 'update', ARGV[base + 5] end
+      elseif mode == 'usable' then
+        received_as = 'update'
+        local from, to = string.find(payload, AS_NEW, 1, true)
+        payload = string.sub(payload, 1, from - 1) .. AS_UPDATE .. string.sub(payload, to + 1)
+      end
     elseif version < seen then
       version = seen
     end
@@ -106,35 +112,40 @@ def is_priority(event: StoryReceived) -> bool:
 async def _item_args(event: StoryReceived) -> list[object]:
     story = event.story
     mode = {"canceled": "kill", "withheld": "withheld"}.get(story.pubstatus, "usable")
-    if mode == "usable":
-        as_new = await encode_event(event.model_copy(update={"received_as": "new"}), event.trace_id)
-        as_update = await encode_event(event.model_copy(update={"received_as": "update"}), event.trace_id)
-    else:
-        fixed: ReceivedAs = "kill" if mode == "kill" else "withheld"
-        as_new = await encode_event(event.model_copy(update={"received_as": fixed}), event.trace_id)
-        as_update = b""
+    received_as: ReceivedAs = "kill" if mode == "kill" else "withheld" if mode == "withheld" else "new"
+    payload = await encode_event(event.model_copy(update={"received_as": received_as}), event.trace_id)
     field = f"{story.partner}\x1f{story.uri}"
-    return [field, story.version, mode, "1" if is_priority(event) else "0", as_new, as_update]
+    return [field, story.version, mode, "1" if is_priority(event) else "0", payload]
 
 
-async def accept(
-    redis: RedisClient, keys: Keys, partner: str, events: Sequence[StoryReceived], limit: RateLimit
-) -> RateLimited | list[Acceptance]:
-    """Charge `partner`'s bucket for the items, then accept each; all or nothing if limited."""
-    args: list[object] = [limit.rate_per_second, limit.burst, limit.cost(len(events))]
-    for event in events:
-        args.extend(await _item_args(event))
-    keys_args = [keys.item_versions, keys.received, keys.received_priority, keys.ingest_bucket(partner)]
-    reply = [_text(part) for part in await redis.eval(_ACCEPT, len(keys_args), *keys_args, *args)]
-    if reply[0] == "limited":
-        return RateLimited(retry_after_seconds(int(reply[1])))
-    results = []
-    for outcome, detail, received_as in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
-        if outcome == "accepted":
-            results.append(Acceptance("accepted", entry_id=detail, received_as=cast(ReceivedAs, received_as)))
-        else:
-            results.append(Acceptance(cast(Outcome, outcome), current_version=int(detail)))
-    return results
+class Acceptor:
+    """Runs the accept script by its SHA (EVALSHA; loaded again if Redis forgot it)."""
+
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
+        self.keys = keys
+        self.script = redis.register_script(_ACCEPT)
+
+    async def accept(
+        self, partner: str, events: Sequence[StoryReceived], limit: RateLimit
+    ) -> RateLimited | list[Acceptance]:
+        """Charge `partner`'s bucket for the items, then accept each; nothing at all if limited."""
+        args: list[object] = [limit.rate_per_second, limit.burst, limit.cost(len(events))]
+        for event in events:
+            args.extend(await _item_args(event))
+        keys = self.keys
+        script_keys = [keys.item_versions, keys.received, keys.received_priority, keys.ingest_bucket(partner)]
+        reply = [_text(part) for part in await self.script(keys=script_keys, args=args)]
+        if reply[0] == "limited":
+            return RateLimited(retry_after_seconds(int(reply[1])))
+        results = []
+        for outcome, detail, received_as in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
+            if outcome == "accepted":
+                results.append(
+                    Acceptance("accepted", entry_id=detail, received_as=cast(ReceivedAs, received_as))
+                )
+            else:
+                results.append(Acceptance(cast(Outcome, outcome), current_version=int(detail)))
+        return results
 
 
 def _text(value: object) -> str:

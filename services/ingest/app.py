@@ -31,7 +31,7 @@ from redis.exceptions import (
 
 from services.enrich.related.api import related_router
 from services.ingest import auth, responses
-from services.ingest.acceptance import Acceptance, RateLimited, accept
+from services.ingest.acceptance import Acceptance, Acceptor, RateLimited
 from services.ingest.formats import (
     ACCEPTED_TYPES,
     JSON_TYPES,
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     keys = settings.keys
     streams = Streams.for_keys(keys)
     shedder = Backlog(redis, streams, settings.backlog_limit)
+    acceptor = Acceptor(redis, keys)
     schemas = NinjsSchemas.load(settings.ninjs_schema_dir)
     retry_after = {"Retry-After": str(settings.retry_after_seconds)}
 
@@ -286,7 +287,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     "Enrich is behind; nothing was stored. Retry later.",
                     headers=retry_after,
                 )
-            outcome = await accept(redis, keys, partner.id, events, limit)
+            outcome = await acceptor.accept(partner.id, events, limit)
         except (RedisError, RedisClusterException, OSError) as exc:
             if not _is_outage(exc):
                 raise

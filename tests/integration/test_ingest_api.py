@@ -310,3 +310,20 @@ async def test_status_shows_each_stage_with_timestamps(settings: Settings, redis
     assert states == {"site": "delivered", "app": "queued", "print": "skipped"}
     assert body["outlets"]["site"]["detail"]["status_code"] == 200
     assert [e["event"] for e in body["timeline"]] == ["received", "enriched", "routed", "delivery:site"]
+
+
+async def test_an_update_rewrites_only_the_events_own_received_as(
+    settings: Settings, redis: RedisClient
+) -> None:
+    tricky = '"received_as":"new" in a headline'
+    async with ingest_client(ingest_settings(settings)) as client:
+        await _post(client, ninjs("urn:t:1", version="1"))
+        update = ninjs("urn:t:1", version="2", headlines=[{"value": tricky}])
+        assert (await _post(client, update)).json()["received_as"] == "update"
+    events = await received(redis, settings.keys.received)
+    assert [(e.received_as, e.story.headline) for e in events] == [
+        ("new", "Test headline"),
+        ("update", tricky),
+    ]
+    assert events[1].original is not None
+    assert tricky.replace('"', '\\"') in events[1].original
