@@ -182,5 +182,39 @@ def send(
         raise typer.Exit(1)
 
 
+@app.command("replay-dead-letter")
+def replay_dead_letter(
+    entry_ids: Annotated[
+        list[str] | None, typer.Argument(help="Dead-letter entry ids (default: all).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only list what is in the dead letter.")] = False,
+) -> None:
+    """List the dead letter and put replayable entries back on their source stream."""
+    import asyncio
+
+    from services.dead_letter import list_dead_letters, replay
+    from shared.connections import make_redis
+    from shared.settings import Settings
+
+    async def run() -> None:
+        settings = Settings()
+        redis = make_redis(settings)
+        try:
+            for letter in await list_dead_letters(redis, settings.keys):
+                mark = "replayable" if letter.replayable else "retry from the publish queue"
+                console.print(
+                    f"{letter.entry_id}  {letter.source}  story={letter.story_id or '-'}  "
+                    f"attempts={letter.deliveries}  [{mark}]  {letter.error[:120]}",
+                    markup=False,
+                )
+            if not dry_run:
+                for dead_id, new_id in await replay(redis, settings.keys, entry_ids or None):
+                    console.print(f"replayed {dead_id} → {new_id}")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(run())
+
+
 if __name__ == "__main__":
     app()
