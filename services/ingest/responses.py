@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import ReceivedAs
 
@@ -55,6 +55,36 @@ class OutletState(BaseModel):
 
 class StoryStatus(BaseModel):
     """Where a story is in the pipeline, with ISO 8601 timestamps."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "reuters-5d0a3b1c2e4f6a7b8c9d",
+                    "partner": "reuters",
+                    "uri": "urn:newsml:example.com:20240501:quake-update",
+                    "version": 2,
+                    "headline": "Strong earthquake shakes central Chile",
+                    "stage": "delivery delivered",
+                    "received_as": "update",
+                    "received_at": "2024-05-01T10:32:01.120000+00:00",
+                    "enriched_at": "2024-05-01T10:32:01.410000+00:00",
+                    "updated_at": "2024-05-01T10:32:02.050000+00:00",
+                    "outlets": {
+                        "site": {
+                            "state": "delivered",
+                            "at": "2024-05-01T10:32:02.050000+00:00",
+                            "detail": {"status_code": 200, "attempt": 1},
+                        },
+                        "print": {"state": "skipped", "at": "2024-05-01T10:32:01.600000+00:00"},
+                    },
+                    "timeline": [
+                        {"at": "2024-05-01T10:32:01.120000+00:00", "event": "received", "service": "ingest"}
+                    ],
+                }
+            ]
+        }
+    )
 
     id: str
     partner: str | None = None
