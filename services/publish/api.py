@@ -55,11 +55,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
             )
         return found
 
-    EditorDep = Annotated[Editor, Depends(editor)]
+    signed_in = Depends(editor)
 
     @router.get("/v1/deliveries")
     async def list_deliveries(
-        _: EditorDep,
+        _: Editor = signed_in,
         outlet: str | None = None,
         status_: Annotated[str | None, Query(alias="status")] = None,
         story: str | None = None,
@@ -73,7 +73,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {"deliveries": [d.public() for d in found], "counts": await publisher.counts()}
 
     @router.get("/v1/deliveries/{delivery_id}")
-    async def get_delivery(delivery_id: str, _: EditorDep) -> dict[str, Any]:
+    async def get_delivery(delivery_id: str, _: Editor = signed_in) -> dict[str, Any]:
         delivery = await publisher.find(delivery_id)
         if delivery is None:
             raise _not_found("delivery", delivery_id)
@@ -81,7 +81,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
 
     @router.post("/v1/deliveries/{delivery_id}/{action}")
     async def act(
-        delivery_id: str, action: Literal["retry", "hold", "release", "cancel"], who: EditorDep
+        delivery_id: str, action: Literal["retry", "hold", "release", "cancel"], who: Editor = signed_in
     ) -> dict[str, Any]:
         delivery = await publisher.find(delivery_id)
         if delivery is None:
@@ -94,7 +94,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {"delivery": after.public() if after else None, "editor": who.id}
 
     @router.post("/v1/stories/{story_id}/kill")
-    async def kill(story_id: str, who: EditorDep) -> dict[str, Any]:
+    async def kill(story_id: str, who: Editor = signed_in) -> dict[str, Any]:
         results = await publisher.kill(story_id)
         if results is None:
             raise _not_found("story", story_id)
@@ -102,7 +102,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {"story_id": story_id, "outlets": results}
 
     @router.post("/v1/outlets/{name}/backfill")
-    async def backfill(name: str, window: Backfill, _: EditorDep) -> dict[str, Any]:
+    async def backfill(name: str, window: Backfill, _: Editor = signed_in) -> dict[str, Any]:
         outlet = config.outlet(name)
         if outlet is None:
             raise _not_found("outlet", name)
@@ -130,7 +130,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {"outlet": name, "since": window.since, "until": until, "scanned": scanned, **results}
 
     @router.post("/v1/outlets/{name}/enable")
-    async def enable(name: str, who: EditorDep) -> dict[str, Any]:
+    async def enable(name: str, who: Editor = signed_in) -> dict[str, Any]:
         queue = publisher.queues.get(name)
         if queue is None:
             raise _not_found("outlet", name)
@@ -139,7 +139,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {"outlet": name, "enabled": True, "was_disabled": was_disabled, "editor": who.id}
 
     @router.get("/v1/outlets")
-    async def outlets(_: EditorDep) -> dict[str, Any]:
+    async def outlets(_: Editor = signed_in) -> dict[str, Any]:
         counts = await publisher.counts()
         return {
             "outlets": [
@@ -155,7 +155,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         }
 
     @router.get("/v1/stories/{story_id}")
-    async def story(story_id: str, _: EditorDep) -> dict[str, Any]:
+    async def story(story_id: str, _: Editor = signed_in) -> dict[str, Any]:
         latest = await publisher.latest_version(story_id)
         if latest is None:
             raise _not_found("story", story_id)
@@ -181,7 +181,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         }
 
     @router.get("/v1/events")
-    async def events(request: Request, _: EditorDep) -> StreamingResponse:
+    async def events(request: Request, _: Editor = signed_in) -> StreamingResponse:
         last_id = request.headers.get("last-event-id") or request.query_params.get("since") or "$"
         if last_id == "$":
             newest = await redis.xrevrange(keys.delivery_changes, count=1)

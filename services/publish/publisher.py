@@ -101,24 +101,9 @@ class Publisher:
             f"{story.version}:{enriched.received_as}",
             enriched.model_dump_json(),
         )
-        results: dict[str, str] = {}
-        routing: list[dict[str, str]] = []
-        for outlet in outlets if outlets is not None else self.config.outlets:
-            decision = route(outlet, enriched, now)
-            if story.pubstatus == "withheld":
-                kind = "withheld"
-            elif decision.enqueue:
-                kind = event_type(enriched).removeprefix("story.")
-            else:
-                routing.append({"outlet": outlet.name, "decision": "skip", "reason": decision.reason})
-                results[outlet.name] = "skipped: " + decision.reason
-                continue
-            result, detail = await self._enqueue(outlet, enriched, kind, now)
-            reason = decision.reason if result == "created" else f"{decision.reason}; {detail}"
-            routing.append(
-                {"outlet": outlet.name, "decision": decision.verdict, "result": result, "reason": reason}
-            )
-            results[outlet.name] = result if result == "created" else f"{result}: {detail}"
+        chosen = outlets if outlets is not None else self.config.outlets
+        decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
+        routing = [{"outlet": o.name, "decision": d.verdict, "reason": d.reason} for o, d in decisions]
         await status.record(
             self.redis,
             self.keys,
@@ -127,7 +112,29 @@ class Publisher:
             {"stage": "routed", "version": story.version, "routing": routing},
             service="publish",
         )
-        log.info("story routed", version=story.version, routing=routing)
+        results: dict[str, str] = {}
+        queued: dict[str, str] = {}
+        for outlet, decision in decisions:
+            if story.pubstatus == "withheld":
+                kind = "withheld"
+            elif decision.enqueue:
+                kind = event_type(enriched).removeprefix("story.")
+            else:
+                results[outlet.name] = "skipped: " + decision.reason
+                continue
+            result, detail = await self._enqueue(outlet, enriched, kind, now)
+            outcome = result if result == "created" else f"{result}: {detail}"
+            results[outlet.name] = queued[outlet.name] = outcome
+        log.info("story routed", version=story.version, routing=routing, queued=queued)
+        if queued:
+            await status.record(
+                self.redis,
+                self.keys,
+                enriched.story_id,
+                "queued",
+                {"stage": "queued", "version": story.version, "queued": queued},
+                service="publish",
+            )
         return results
 
     async def _enqueue(

@@ -22,7 +22,7 @@ def event(received_as: str = "new", tags: Enrichment | None = None, **fields: An
         trace_id="t",
         received_at=NOW,
         enriched_at=NOW,
-        received_as=received_as,  # type: ignore[arg-type]
+        received_as=received_as,
         story=story,
         enrichment=tags or Enrichment(),
     )
@@ -38,7 +38,7 @@ def test_an_outlet_without_filters_takes_every_story() -> None:
 
 
 def test_each_filter_refuses_with_a_reason() -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"partners": ["reuters"]}, "partner 'ap' not in ['reuters']"),
         ({"languages": ["fr"]}, "language 'en-GB' not in ['fr']"),
         ({"max_urgency": 2}, "urgency 3 is not 2 or higher"),
