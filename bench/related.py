@@ -282,6 +282,16 @@ async def memory_per_story(redis: RedisClient, prefix: str, size: int) -> tuple[
     return total / size, keys
 
 
+async def server_usec(redis: RedisClient) -> tuple[float, int]:
+    """Redis's own CPU time in EVALSHA (total µs, calls): the index scripts, free of client noise.
+
+    The server is shared, so other clients' EVALSHA calls can land in the same window.
+    """
+    stats = await redis.info("commandstats")
+    entry = stats.get("cmdstat_evalsha", {})
+    return float(entry.get("usec", 0)), int(entry.get("calls", 0))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(len(ordered) * q / 100) - 1))]
@@ -307,6 +317,7 @@ async def scale(redis: RedisClient, docs: Sequence[Doc], sizes: Sequence[int]) -
             in_newest = size - newest_copy * len(docs)
             sample = [docs[i] for i in rng.sample(range(in_newest), min(300, in_newest))]
             totals, reads = [], []
+            before = await server_usec(redis)
             for doc in sample:
                 story = story_of(doc, copy=newest_copy).model_copy(update={"uri": f"query:{doc.id}"})
                 t0 = time.perf_counter()
@@ -326,8 +337,11 @@ async def scale(redis: RedisClient, docs: Sequence[Doc], sizes: Sequence[int]) -
                 diversify(related, K, linker.policy)
                 totals.append((time.perf_counter() - t0) * 1000)
                 reads.append((t2 - t1) * 1000)
+            after = await server_usec(redis)
+            calls = after[1] - before[1]
             rows.append(
                 {
+                    "server_us": (after[0] - before[0]) / calls if calls else float("nan"),
                     "size": size,
                     "load_s": load_s,
                     "p50": percentile(totals, 50),
@@ -378,16 +392,19 @@ async def run(quality_docs: int | None, sizes: Sequence[int]) -> None:
             rows = await scale(redis, docs, sizes)
             print(
                 f"  {'stories':>8}{'load s':>8}{'p50 ms':>8}{'p99 ms':>8}{'redis p50':>10}{'redis p99':>10}"
-                f"{'bytes/story':>13}{'keys':>9}"
+                f"{'script µs':>10}{'bytes/story':>13}{'keys':>9}"
             )
             for row in rows:
                 print(
                     f"  {row['size']:>8.0f}{row['load_s']:>8.1f}{row['p50']:>8.2f}{row['p99']:>8.2f}"
-                    f"{row['redis_p50']:>10.2f}{row['redis_p99']:>10.2f}{row['bytes']:>13.0f}{row['keys']:>9.0f}"
+                    f"{row['redis_p50']:>10.2f}{row['redis_p99']:>10.2f}{row['server_us']:>10.0f}"
+                    f"{row['bytes']:>13.0f}{row['keys']:>9.0f}"
                 )
             print(
                 "  p50/p99: enrich's whole read path per story (analysis, 2 round trips, scoring); "
-                "redis: the two round trips (frequencies + candidates script)."
+                "redis: the two round trips (frequencies + candidates script); script µs: Redis's mean "
+                "CPU time per candidates script (INFO commandstats), bytes/story: MEMORY USAGE of every "
+                "index key / stories."
             )
             if len(rows) > 1:
                 ratio = rows[-1]["p99"] / rows[0]["p99"]
