@@ -97,3 +97,14 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(ingest_url: st
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         exercise()
+
+
+async def test_a_real_server_refuses_a_50_mb_body_with_413(ingest_url: str) -> None:
+    huge = b'{"uri": "x", "body_html": "' + b"a" * (50 * 1024 * 1024) + b'"}'
+    headers = {"Authorization": f"Bearer {KEY_A1}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=ingest_url, timeout=60) as client:
+        response = await client.post("/v1/stories", content=huge, headers=headers)
+        health = await client.get("/healthz")
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert health.status_code == 200
