@@ -194,7 +194,10 @@ def _artifact_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the sync API runs its own event loop in this thread
+# while it is open, which would stop pytest-asyncio from running the async tests
+# of the modules that come after.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)"
@@ -205,7 +208,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     yield browser
