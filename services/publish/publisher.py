@@ -243,8 +243,10 @@ class Publisher:
     # --- the live feed -----------------------------------------------------------------
     async def announce(self, outlet: str, did: str) -> None:
         delivery = await self.queues[outlet].get(did)
-        if delivery is None:
-            return
+        if delivery is not None:
+            await self.announce_delivery(delivery)
+
+    async def announce_delivery(self, delivery: Delivery) -> None:
         await self.redis.xadd(
             self.keys.delivery_changes,
             {"data": json.dumps(delivery.public())},

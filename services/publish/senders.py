@@ -76,6 +76,7 @@ class OutletSender:
             self.slots.release()
             raise
         if claim.delivery is not None:
+            await self.publisher.announce_delivery(claim.delivery)
             task = asyncio.create_task(self._send_then_release(claim.delivery))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
