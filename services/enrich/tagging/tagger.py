@@ -266,13 +266,16 @@ class Tagger:
             if not resolvable:
                 inner = [k for k in from_kb if k.start >= span.start and k.end <= span.end]
                 headline = self._is_headline(layout, self._paragraph_at(layout, span.start))
-                shouting = headline or " - " in surface or self._caps_paragraph(layout, span.start)
-                if inner and (shouting or all(k.kind == "demonym" for k in inner)):
-                    # "Putin Tells" in a headline, "GERMANY - Bunds", "Muslim Azeris": NER ran
-                    # past a name the KB knows.
+                guessed = headline and not self._named_elsewhere(layout, surface, span.start)
+                # A people's name as the head noun ("Muslim Azeris"), not as a modifier
+                # ("Palestinian Authority") or inside a person's name ("Richard Finn").
+                heads = [k for k in inner if k.kind == "demonym" and k.end == span.end]
+                demonym_head = kind != "person" and bool(heads)
+                if inner and (guessed or " - " in surface or demonym_head):
+                    # "Putin Tells" in a headline, "GERMANY - Bunds": NER ran past a name the KB knows.
                     kept.extend(inner)
                     continue
-                if headline and not self._named_elsewhere(layout, surface, span.start):
+                if guessed:
                     continue  # headline capitals make NER see names in ordinary words
             kept.append(span)
         taken = sorted((k.start, k.end) for k in kept)
@@ -392,16 +395,20 @@ class Tagger:
             return entry.id if entry else f"{kind}:{' '.join(surface.casefold().split())}"
 
         longer: dict[str, tuple[Kind, str, Entry | None]] = {}
-        for span, kind, entry, _ in linked:
-            words = text[span.start : span.end].split()
-            if kind in ("person", "organisation") and len(words) > 1:
-                longer.setdefault(words[-1], (kind, key_of(kind, entry, text[span.start : span.end]), entry))
+        # People first: a surname that also ends an organisation's name is the person's.
+        for wanted in ("person", "organisation"):
+            for span, kind, entry, _ in linked:
+                name = text[span.start : span.end]
+                if kind == wanted and " " in name:
+                    longer.setdefault(name.split()[-1], (kind, key_of(kind, entry, name), entry))
         groups: dict[str, list[_Linked]] = defaultdict(list)
         for span, kind, entry, how in linked:
             surface = text[span.start : span.end]
             key = key_of(kind, entry, surface)
-            if entry is None and " " not in surface and surface in longer:
-                kind, key, entry = longer[surface]
+            known = longer.get(surface) if entry is None and " " not in surface else None
+            # NER's person stays a person: only places and organisations are re-read.
+            if known is not None and (kind != "person" or known[0] == "person"):
+                kind, key, entry = known
             groups[key].append((span, kind, entry, how))
         return groups
 

@@ -66,7 +66,9 @@ def guess_language(text: str, default: str) -> str:
         return default
     scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
     best = max(scores, key=lambda lang: scores[lang])
-    if scores[best] < 2 or scores[best] <= scores.get(default, 0):
+    # Names carry particles ("Joost van der Westhuizen", "Jean de la Fontaine"): a language
+    # must own a real share of the words, not just outnumber the default's, to overrule it.
+    if scores[best] < 3 or scores[best] < 0.15 * len(words) or scores[best] <= 2 * scores.get(default, 0):
         return default
     return best
 
