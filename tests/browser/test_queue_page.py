@@ -415,6 +415,7 @@ def test_laptop_overview_screenshot(browser: Browser, stack: Stack) -> None:
         expect(page.locator('#outlet-counts [data-outlet="mobile-app"]')).to_contain_text("failing")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= LAPTOP["width"], f"the queue scrolls sideways on a laptop ({width}px)"
+        page.wait_for_timeout(2000)  # let the "just changed" highlight fade
         shoot(page, "queue-overview", full_page=False)
         open_story(page, failing_id, failing["headlines"][0]["value"])
         width = page.evaluate("document.documentElement.scrollWidth")

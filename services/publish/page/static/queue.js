@@ -429,8 +429,8 @@ function fillRow(row, d) {
   row.replaceChildren(
     cell("Queued", "time", timeCell(d.queued_at)),
     cell("Headline", "headline", link, badges(d), d.hold_reason ? el("div", { class: "detail", text: `held: ${d.hold_reason}` }) : null),
-    cell("Action", "", actionWord(d.event_type)),
-    cell("Outlet", "", d.outlet),
+    cell("Action", "nowrap", actionWord(d.event_type)),
+    cell("Outlet", "nowrap", d.outlet),
     cell("Partner", "", d.partner || "—"),
     cell("Version", "num", d.version ?? "—"),
     cell("Status", "", statusPill(d.status), d.next_attempt_at && d.status === "retrying"
