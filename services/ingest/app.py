@@ -9,6 +9,7 @@ nothing behind. Parsing, validation and normalisation live in pure modules
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -232,14 +233,8 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                 "headers (webhook-id, webhook-timestamp, webhook-signature)."
             )
         kind, _ = media_type(request.headers.get("content-type"))
-        if kind not in ACCEPTED_TYPES:
-            raise Problem(
-                415,
-                "unsupported-media-type",
-                "Unsupported content type",
-                f"{kind or 'no content type'} is not accepted; send one of {', '.join(ACCEPTED_TYPES)}.",
-                headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},
-            )
+        if kind not in ACCEPTED_TYPES:  # before reading the body: no point receiving it
+            raise _unsupported(kind)
         body = await read_body(request)
         if partner is None:
             partner = auth.partner_by_signature(config, body, request.headers)
@@ -249,18 +244,21 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             parsed = read_items(
                 body, request.headers.get("content-type"), partner.id, schemas, settings.max_original_bytes
             )
-        except UnsupportedType as exc:  # unreachable after the check above; kept exhaustive
-            raise Problem(415, "unsupported-media-type", "Unsupported content type", str(exc)) from None
+        except UnsupportedType as exc:
+            raise _unsupported(str(exc)) from None
         except PayloadError as exc:
+            log.info("payload refused", partner=partner.id, problem=exc.slug, where=exc.where)
             raise Problem(400, exc.slug, exc.title, exc.detail, pointer=exc.where) from None
         except ItemError as exc:
             STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+            log.info("item refused", partner=partner.id, pointer=exc.where)
             raise _invalid(exc) from None
         if not parsed.batch and parsed.items[0].error is not None:
             STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+            log.info("item refused", partner=partner.id, pointer=parsed.items[0].error.where)
             raise _invalid(parsed.items[0].error)
 
-        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+        trace_id = _trace_id(request.headers.get("x-trace-id"))
         received_at = utcnow()
         events = [
             StoryReceived(
@@ -410,6 +408,24 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     app.include_router(related_router(settings, config, redis))
     return app
+
+
+_TRACE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def _trace_id(offered: str | None) -> str:
+    """The caller's trace id when it is a sane token, else a fresh one (it goes into every log line)."""
+    return offered if offered and _TRACE_ID.match(offered) else uuid.uuid4().hex
+
+
+def _unsupported(kind: str) -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported content type",
+        f"{kind or 'no content type'} is not accepted; send one of {', '.join(ACCEPTED_TYPES)}.",
+        headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},
+    )
 
 
 async def _settled(result: ItemResult) -> ItemResult:

@@ -327,3 +327,19 @@ async def test_an_update_rewrites_only_the_events_own_received_as(
     ]
     assert events[1].original is not None
     assert tricky.replace('"', '\\"') in events[1].original
+
+
+async def test_a_callers_trace_id_follows_the_story_when_it_is_a_sane_token(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        for uri, trace in [("urn:tr:1", "4bf92f3577b34da6"), ("urn:tr:2", "bad id;" + "x" * 300)]:
+            await client.post(
+                "/v1/stories",
+                content=json.dumps(ninjs(uri)),
+                headers={**bearer(KEY_A1), **JSON, "X-Trace-Id": trace},
+            )
+    first, second = await received(redis, settings.keys.received)
+    assert first.trace_id == "4bf92f3577b34da6"
+    assert len(second.trace_id) == 32
+    assert second.trace_id.isalnum()
