@@ -13,7 +13,6 @@ ever crosses slots; everything else gets its own tag so load spreads across node
 - `{P:outlet:N}`  one outlet's queue and its deliveries (spread per outlet).
 - `{P:index}`     the related-story index (one tag: its scripts read postings and
                   entries together).
-- `{P:rate:PID}`  one partner's rate-limit bucket.
 
 `P` is the key prefix (setting `key_prefix`), which also isolates test runs.
 """
@@ -96,12 +95,3 @@ class Keys:
     # --- related-story index -----------------------------------------------------
     def index(self, part: str) -> str:
         return f"{self._tag('index')}:{part}"
-
-    # --- ingest rate limit ---------------------------------------------------------
-    def rate_bucket(self, partner: str) -> str:
-        return f"{self._tag('rate:' + partner)}:bucket"
-
-    def ingest_bucket(self, partner: str) -> str:
-        """Hash: one partner's ingest token bucket, in the `{P:in}` slot so the accept
-        script charges the bucket and appends the items in one atomic step."""
-        return f"{self._tag('in')}:rate:{partner}"

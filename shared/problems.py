@@ -11,6 +11,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://newsroom.example/problems/"
 
@@ -96,6 +99,7 @@ def install_problem_handlers(app: FastAPI, retry_after_seconds: int = 5) -> None
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", path=request.url.path, error=repr(exc), exc_info=exc)
         problem = Problem(
             500, "internal", "Internal error", "The service failed unexpectedly; the error was logged."
         )
