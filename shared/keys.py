@@ -95,3 +95,9 @@ class Keys:
     # --- related-story index -----------------------------------------------------
     def index(self, part: str) -> str:
         return f"{self._tag('index')}:{part}"
+
+    # --- ingest rate limit ---------------------------------------------------------
+    def ingest_bucket(self, partner: str) -> str:
+        """Hash: one partner's ingest token bucket, in the `{P:in}` slot so the accept
+        script charges the bucket and appends the items in one atomic step."""
+        return f"{self._tag('in')}:rate:{partner}"
