@@ -8,6 +8,7 @@ nothing is allowed without an editor token.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -115,6 +116,9 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
     shoot(page, "queue-live")
 
     open_story(page, story_id, headline)
+    sent = [r for r in list(stack.web.received) if json.loads(r.body)["data"]["uri"] == item["uri"]]
+    web_copy = page.locator('#story-deliveries tr[data-outlet="web-desk"]')
+    expect(web_copy.locator(".tag-id")).to_have_text(sent[0].webhook_id)  # what the outlet saw
     tabs = page.get_by_role("tab")
     expect(tabs).to_have_count(2)
     expect(tabs.first).to_have_attribute("aria-selected", "true")

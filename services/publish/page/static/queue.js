@@ -644,7 +644,7 @@ function storyDeliveries(deliveries) {
     el(
       "tr",
       { "data-id": d.id, "data-outlet": d.outlet, "data-status": d.status },
-      cell("Outlet", "", d.outlet),
+      cell("Outlet", "", d.outlet, el("div", { class: "tag-id", title: "webhook-id: the same on every retry", text: d.id })),
       cell("Action", "", actionWord(d.event_type)),
       cell("Version", "num", d.version ?? "—"),
       cell("Status", "", statusPill(d.status), badges(d)),
