@@ -281,6 +281,9 @@ class Publisher:
 
 
 async def sleep_until_woken(event: asyncio.Event, seconds: float) -> None:
+    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+    # arrives as the event fires, and the sender loop would then outlive shutdown.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
     event.clear()

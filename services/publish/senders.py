@@ -9,7 +9,6 @@ deliveries whose worker died mid-send (their lease expired), so no delivery stay
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -46,13 +45,14 @@ class OutletSender:
         self.slots = asyncio.Semaphore(self.concurrency)
         self.woken = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
     def wake(self) -> None:
         self.woken.set()
 
     async def run(self) -> None:
         last_recovery = last_housekeeping = 0.0
-        while True:
+        while not self.stopping:
             try:
                 if time.monotonic() - last_recovery > 1.0:
                     last_recovery = time.monotonic()
@@ -193,9 +193,11 @@ class OutletSender:
         structlog.contextvars.unbind_contextvars("story_id", "trace_id", "outlet", "delivery_id")
 
     async def stop(self) -> None:
+        """Stop sending; a delivery cut short stays 'sending' until its lease brings it back."""
+        self.stopping = True
+        self.woken.set()
         for task in list(self.tasks):
             task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=5)
         await self.transport.close()

@@ -9,7 +9,6 @@ The same process serves the editors' API, the live feed, the Atom feeds and the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 
 import structlog
@@ -80,11 +79,12 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         running.extend(asyncio.create_task(sender.run()) for sender in senders.values())
 
     async def stop_senders() -> None:
+        for sender in senders.values():
+            sender.stopping = True
         for task in running:
             task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if running:
+            await asyncio.wait(running, timeout=5)
         for sender in senders.values():
             await sender.stop()
 

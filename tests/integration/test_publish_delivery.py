@@ -100,9 +100,12 @@ async def publishing(
     try:
         yield publisher
     finally:
+        for sender in senders.values():
+            sender.stopping = True
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        done, _ = await asyncio.wait(tasks, timeout=5)
+        assert len(done) == len(tasks), "a sender loop outlived its cancellation"
         for sender in senders.values():
             await sender.stop()
 
