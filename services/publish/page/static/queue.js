@@ -72,8 +72,8 @@ function timeCell(value) {
   if (!d) return el("span", { text: "—", "aria-label": "not yet" });
   const today = new Date().toDateString() === d.toDateString();
   const text = today
-    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })
-    : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" })
+    : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   return el("time", { datetime: d.toISOString(), title: d.toString(), text });
 }
 
@@ -660,7 +660,7 @@ function storyDeliveries(deliveries) {
   return section(
     "Deliveries",
     deliveries.length
-      ? el("div", { class: "table-wrap" },
+      ? el("div", { class: "table-wrap", role: "region", "aria-label": "Deliveries of this story", tabindex: "0" },
           el("table", { class: "deliveries", id: "story-deliveries" }, el("thead", {}, el("tr", {}, head)), el("tbody", {}, rows)))
       : el("p", { class: "empty", text: "Not routed to any outlet (yet)." }),
   );
