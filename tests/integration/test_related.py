@@ -8,6 +8,7 @@ wire copy; it must link exactly the two earlier ones, with reasons.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -363,3 +364,18 @@ async def test_enricher_links_and_labels_the_ceasefire_story(redis: RedisClient,
     assert enrichment.age_days is not None
     assert enrichment.age_days > 5 * 365
     assert enrichment.flags == []
+
+
+async def test_concurrent_versions_leave_the_newest(linker: RelatedLinker, redis: RedisClient) -> None:
+    """Two replicas indexing versions of one story at once: the newest wins, postings stay clean."""
+    versions = [version(ERUPTS, n, headline=f"{ERUPTS.headline} update {n}") for n in range(1, 7)]
+    await asyncio.gather(
+        *(linker.link_and_index(versions[n - 1], [], received_at=NOW, now=NOW) for n in (3, 1, 6, 2, 5, 4))
+    )
+    entry = await linker.index.get(ERUPTS.id)
+    assert entry is not None
+    assert entry.version == 6
+    for key in linker.index.postings_of(entry):
+        assert await redis.zscore(key, ERUPTS.id) is not None
+    df = await redis.hget(linker.index.df, "#docs")
+    assert int(df) == 1  # one story, however many versions
