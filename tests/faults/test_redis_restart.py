@@ -1,13 +1,16 @@
-"""Redis crashes mid-run (SIGKILL, the worst case) and comes back from its AOF.
+"""Redis crashes mid-run (SIGKILL) and comes back from its AOF.
 
 The services are not restarted: they must reconnect on their own. What a partner
 had acknowledged must still arrive, the consumer groups and their pending entries
 must survive, and an outlet must see every version once after deduplication.
 
-`appendfsync always` (the compose default) fsyncs before Redis answers, so a
-crash loses nothing acknowledged. `everysec` may lose up to ~1 s of writes
-(Redis documents 2 s as the worst case); the test allows losses only among
-stories acknowledged within 2 s before the crash and reports how many there were.
+What each fsync policy risks: Redis write()s the AOF before it replies under both
+policies, so a crash of the Redis *process* (this test) loses nothing acknowledged
+with either; the data is in the kernel's page cache. The policies differ when the
+*host* fails (power, kernel panic): `always` has fsynced before replying (nothing
+lost), `everysec` may lose the last ~1 s (Redis documents 2 s as the worst case).
+A host crash cannot be staged here, so for `everysec` the test still allows
+losses only within 2 s before the crash and reports how many there were.
 """
 
 from __future__ import annotations
