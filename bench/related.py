@@ -1,7 +1,8 @@
 """Related links on Reuters-21578: quality against a TF-IDF baseline, latency and memory at scale.
 
-    python -m bench related                      # everything (a few minutes)
-    python -m bench.related --quality 5000 --sizes 1000,10000   # shorter
+    python -m bench related                      # 8,000 stories for quality, 1k/10k/100k (~10 min)
+    python -m bench.related --quality 19042      # quality over the whole corpus
+    python -m bench.related --quality 2000 --sizes 1000,10000   # shorter
 
 Quality: the corpus replayed in date order through the real index (a real Redis,
 `REDIS_URL`), each story linked to earlier ones within the window, then indexed.
@@ -358,12 +359,12 @@ async def scale(redis: RedisClient, docs: Sequence[Doc], sizes: Sequence[int]) -
     return rows
 
 
-async def run(quality_docs: int | None, sizes: Sequence[int]) -> None:
+async def run(quality_docs: int, sizes: Sequence[int]) -> None:
     docs = load()
     redis = make_redis(Settings())
     try:
         if quality_docs != 0:
-            subset = docs[:quality_docs] if quality_docs else docs
+            subset = docs[:quality_docs]
             print(
                 f"Quality on {len(subset)} Reuters stories (date order, window {WINDOW_DAYS:.0f} days, k={K})"
             )
@@ -419,7 +420,12 @@ async def run(quality_docs: int | None, sizes: Sequence[int]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.related", description=__doc__.split("\n")[0])
-    parser.add_argument("--quality", type=int, default=None, help="stories for the quality run (0: skip)")
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=8000,
+        help="stories replayed for quality (0: skip; the corpus has 19,042)",
+    )
     parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes for latency/memory")
     args = parser.parse_args(sys.argv[2:] if argv is None and sys.argv[1:2] == ["related"] else argv)
     if not CORPUS.exists():
