@@ -427,7 +427,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="stories replayed for quality (0: skip; the corpus has 19,042)",
     )
     parser.add_argument("--sizes", default="1000,10000,100000", help="index sizes for latency/memory")
-    args = parser.parse_args(sys.argv[2:] if argv is None and sys.argv[1:2] == ["related"] else argv)
+    if argv is None:  # run directly: our flags; run by `python -m bench`: the defaults
+        argv = sys.argv[1:] if sys.argv[0].endswith("related.py") else []
+    args = parser.parse_args(argv)
     if not CORPUS.exists():
         print(f"skipped: {CORPUS} is absent (set NEWSROOM_SHARED_DATA)")
         return
