@@ -80,6 +80,12 @@ class Publisher:
     # --- formatting at delivery time ---------------------------------------------
     def render(self, enriched: StoryEnriched, outlet: Outlet, now: datetime) -> Rendition:
         """The outlet's copy now: the age label and flags are computed at this moment."""
+        sentence, flags = self.label_and_flags(enriched, outlet, now)
+        return render(enriched, outlet, sentence, flags)
+
+    def label_and_flags(
+        self, enriched: StoryEnriched, outlet: Outlet, now: datetime
+    ) -> tuple[str | None, list[str]]:
         story = enriched.story
         label = story_age_label(story, now, exempt_genres=outlet.exempt_genres or self.config.exempt_genres)
         flags = editor_flags(
@@ -88,8 +94,7 @@ class Publisher:
             received_at=enriched.received_at,
             stale_after=timedelta(hours=self.settings.stale_after_hours),
         )
-        sentence = label.sentence(outlet.wording.age_sentence) if label else None
-        return render(enriched, outlet, sentence, flags)
+        return (label.sentence(outlet.wording.age_sentence) if label else None), flags
 
     # --- accepting stories -----------------------------------------------------------
     async def accept(self, enriched: StoryEnriched, outlets: list[Outlet] | None = None) -> dict[str, str]:
@@ -141,11 +146,11 @@ class Publisher:
         self, outlet: Outlet, enriched: StoryEnriched, kind: str, now: datetime
     ) -> tuple[str, str]:
         story, queue = enriched.story, self.queues[outlet.name]
-        rendition = self.render(enriched, outlet, now)
+        age_label, flags = self.label_and_flags(enriched, outlet, now)
         did = delivery_id(outlet.name, enriched)
         embargo = story.embargoed if story.embargoed and story.embargoed > now else None
         urgent = kind == "killed" or (story.urgency is not None and story.urgency <= 2)
-        result, detail = await queue.enqueue(
+        result, detail, row = await queue.enqueue(
             delivery_id=did,
             story_id=enriched.story_id,
             version=story.version,
@@ -158,14 +163,15 @@ class Publisher:
                 "event_type": event_type(enriched),
                 "trace_id": enriched.trace_id,
                 "urgent": "1" if urgent else "0",
-                "age_label": rendition.age_label or "",
-                "flags": json.dumps(rendition.flags),
+                "age_label": age_label or "",
+                "flags": json.dumps(flags),
                 "event": enriched.model_dump_json(),
             },
         )
         if result == "created":
             await self.redis.hset(self.keys.story_deliveries(enriched.story_id), did, outlet.name)
-            await self.announce(outlet.name, did)
+            if row is not None:
+                await self.announce_delivery(row)
             self.wake(outlet.name)
         return result, detail
 

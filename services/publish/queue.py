@@ -149,7 +149,7 @@ redis.call('HSET', dkey, 'attempts', 0, 'round_start', 0, 'queued_at', now, 'cre
 set_status(base, id, ARGV[6], now)
 if ARGV[6] == 'held' then redis.call('HSET', dkey, 'next_attempt_at', due) end
 schedule(base, id, due)
-return {'created', ARGV[6]}
+return {'created', ARGV[6], redis.call('HGETALL', dkey)}
 """
 )
 
@@ -211,7 +211,8 @@ _FINISH = (
     + """
 local base, id, token, now, outcome = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local dkey, stories = base .. 'd:' .. id, base .. 'stories'
-if redis.call('EXISTS', dkey) == 0 then return 'missing' end
+if redis.call('EXISTS', dkey) == 0 then return {'missing', {}} end
+local function finish()
 local status = redis.call('HGET', dkey, 'status')
 local mine = redis.call('HGET', dkey, 'token') == token
 local sid, kind = redis.call('HGET', dkey, 'story_id'), redis.call('HGET', dkey, 'kind')
@@ -243,6 +244,9 @@ clear_story_ref(base, sid, 'pending', id)
 if outcome == 'disable' then redis.call('SET', base .. 'disabled', ARGV[12]) end
 redis.call('PEXPIRE', dkey, tonumber(ARGV[13]))
 return 'failed'
+end
+local result = finish()
+return {result, redis.call('HGETALL', dkey)}
 """
 )
 
@@ -449,8 +453,11 @@ class OutletQueue:
         kind: str,
         held_until_ms: int | None,
         fields: dict[str, Any],
-    ) -> tuple[str, str]:
-        """Create a delivery unless the ordering rules refuse it: ('created'|'exists'|'skipped', detail)."""
+    ) -> tuple[str, str, Delivery | None]:
+        """Create a delivery unless the ordering rules refuse it.
+
+        Returns ('created'|'exists'|'skipped', detail, the new row when created).
+        """
         now = now_ms()
         status = "held" if held_until_ms and held_until_ms > now else "queued"
         due = held_until_ms if status == "held" and held_until_ms else now
@@ -473,7 +480,12 @@ class OutletQueue:
             json.dumps(values),
             self.retention_ms,
         )
-        return _text(result[0]), _text(result[1])
+        row = self._row(result[2]) if len(result) > 2 else None
+        return _text(result[0]), _text(result[1]), row
+
+    def _row(self, flat_raw: list[Any]) -> Delivery | None:
+        flat = [_text(v) for v in flat_raw]
+        return Delivery(self.outlet, dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
     async def claim(self, token: str, lease_ms: int) -> Claim:
         result = await self.redis.eval(
@@ -481,8 +493,7 @@ class OutletQueue:
         )
         kind = _text(result[0])
         if kind == "claimed":
-            flat = [_text(v) for v in result[2]]
-            return Claim(Delivery(self.outlet, dict(zip(flat[::2], flat[1::2], strict=True))))
+            return Claim(self._row(result[2]))
         if kind == "disabled":
             return Claim(None, disabled=True)
         next_due = _text(result[1])
@@ -500,7 +511,8 @@ class OutletQueue:
         age_label: str | None = None,
         flags: list[str] | None = None,
         disabled_reason: str = "",
-    ) -> str:
+    ) -> tuple[str, Delivery | None]:
+        """Record an attempt's outcome; returns the resulting status and the row as it now is."""
         result = await self.redis.eval(
             _FINISH,
             1,
@@ -519,7 +531,7 @@ class OutletQueue:
             disabled_reason,
             self.retention_ms,
         )
-        return _text(result)
+        return _text(result[0]), self._row(result[1])
 
     async def recover(self) -> list[str]:
         """Queue again every delivery whose worker was lost mid-send (lease expired)."""

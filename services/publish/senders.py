@@ -110,8 +110,8 @@ class OutletSender:
         story = enriched.story
         if enriched.received_as != "kill" and story.expires is not None and story.expires <= now:
             expired = f"expired at {story.expires.isoformat()}"
-            await self.queue.finish(delivery, outcome="canceled", error=expired)
-            await self._after(delivery, "canceled", enriched, final=True)
+            result, row = await self.queue.finish(delivery, outcome="canceled", error=expired)
+            await self._after(row, result, enriched, final=True)
             return
         rendition = self.publisher.render(enriched, self.outlet, now)
         started = time.perf_counter()
@@ -124,7 +124,7 @@ class OutletSender:
             retry_after_max=settings.retry_after_max_seconds,
         )
         DELIVERIES.labels(self.outlet.name, str(attempt.status_code or "error")).inc()
-        result = await self.queue.finish(
+        result, row = await self.queue.finish(
             delivery,
             outcome=verdict.outcome,
             status_code=attempt.status_code,
@@ -163,14 +163,15 @@ class OutletSender:
             if verdict.outcome == "disable":
                 OUTLET_DISABLED.labels(self.outlet.name).set(1)
                 log.error("ALERT: outlet answered 410 Gone and is disabled", error=verdict.error)
-        await self._after(delivery, result, enriched, final=result in ("failed", "canceled"))
+        await self._after(row, result, enriched, final=result in ("failed", "canceled"))
 
-    async def _after(self, delivery: Delivery, result: str, enriched: StoryEnriched, final: bool) -> None:
+    async def _after(
+        self, current: Delivery | None, result: str, enriched: StoryEnriched, final: bool
+    ) -> None:
         publisher = self.publisher
-        await publisher.announce(self.outlet.name, delivery.id)
-        current = await self.queue.get(delivery.id)
         if current is None:
             return
+        await publisher.announce_delivery(current)
         if result in ("delivered", "retrying", "failed"):
             await publisher.record_outcome(current, final=final)
         await status.record(
@@ -181,7 +182,7 @@ class OutletSender:
             {
                 "stage": f"delivery {result}",
                 "outlet": self.outlet.name,
-                "delivery_id": delivery.id,
+                "delivery_id": current.id,
                 "version": enriched.story.version,
                 "attempt": current.attempts,
                 "result": result,

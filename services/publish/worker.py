@@ -53,17 +53,25 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     running: list[asyncio.Task[None]] = []
 
     async def on_story_enriched(entries: Sequence[Entry[StoryEnriched]]) -> Mapping[str, BaseException]:
+        """Stories of a batch are routed concurrently; versions of one story in stream order."""
         failed: dict[str, BaseException] = {}
+        by_story: dict[str, list[Entry[StoryEnriched]]] = {}
         for entry in entries:
-            enriched = entry.event
-            structlog.contextvars.bind_contextvars(story_id=enriched.story_id, trace_id=enriched.trace_id)
-            try:
-                await publisher.accept(enriched)
-            except Exception as exc:
-                log.warning("routing failed; entry left for retry", error=repr(exc))
-                failed[entry.entry_id] = exc
-            finally:
-                structlog.contextvars.unbind_contextvars("story_id", "trace_id")
+            by_story.setdefault(entry.event.story_id, []).append(entry)
+
+        async def accept_in_order(versions: list[Entry[StoryEnriched]]) -> None:
+            for entry in versions:
+                enriched = entry.event
+                structlog.contextvars.bind_contextvars(story_id=enriched.story_id, trace_id=enriched.trace_id)
+                try:
+                    await publisher.accept(enriched)
+                except Exception as exc:
+                    log.warning("routing failed; entry left for retry", error=repr(exc))
+                    failed[entry.entry_id] = exc
+                finally:
+                    structlog.contextvars.unbind_contextvars("story_id", "trace_id")
+
+        await asyncio.gather(*(accept_in_order(versions) for versions in by_story.values()))
         return failed
 
     StreamConsumer(
