@@ -76,7 +76,6 @@ class OutletSender:
             self.slots.release()
             raise
         if claim.delivery is not None:
-            await self.publisher.announce_delivery(claim.delivery)
             task = asyncio.create_task(self._send_then_release(claim.delivery))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -90,6 +89,7 @@ class OutletSender:
 
     async def _send_then_release(self, delivery: Delivery) -> None:
         try:
+            await self.publisher.announce_delivery(delivery)
             await self.send(delivery)
         except Exception as exc:  # the lease brings it back; log and carry on
             log.error("delivery crashed", outlet=self.outlet.name, delivery_id=delivery.id, error=repr(exc))
@@ -171,26 +171,29 @@ class OutletSender:
         publisher = self.publisher
         if current is None:
             return
-        await publisher.announce_delivery(current)
+        writes = [
+            publisher.announce_delivery(current),
+            status.record(
+                publisher.redis,
+                publisher.keys,
+                enriched.story_id,
+                f"delivery:{self.outlet.name}",
+                {
+                    "stage": f"delivery {result}",
+                    "outlet": self.outlet.name,
+                    "delivery_id": current.id,
+                    "version": enriched.story.version,
+                    "attempt": current.attempts,
+                    "result": result,
+                    "status_code": current.fields.get("status_code") or None,
+                    "error": current.fields.get("last_error") or None,
+                },
+                service="publish",
+            ),
+        ]
         if result in ("delivered", "retrying", "failed"):
-            await publisher.record_outcome(current, final=final)
-        await status.record(
-            publisher.redis,
-            publisher.keys,
-            enriched.story_id,
-            f"delivery:{self.outlet.name}",
-            {
-                "stage": f"delivery {result}",
-                "outlet": self.outlet.name,
-                "delivery_id": current.id,
-                "version": enriched.story.version,
-                "attempt": current.attempts,
-                "result": result,
-                "status_code": current.fields.get("status_code") or None,
-                "error": current.fields.get("last_error") or None,
-            },
-            service="publish",
-        )
+            writes.append(publisher.record_outcome(current, final=final))
+        await asyncio.gather(*writes)  # independent keys: one round trip instead of three
         structlog.contextvars.unbind_contextvars("story_id", "trace_id", "outlet", "delivery_id")
 
     async def stop(self) -> None:
