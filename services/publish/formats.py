@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from html.parser import HTMLParser
 from typing import Any, Literal
 
@@ -289,9 +290,17 @@ class Rendition:
 
     format: Format
     item: dict[str, Any] | str
-    html: str
     age_label: str | None
     flags: list[str]
+    enriched: StoryEnriched
+    outlet: Outlet
+
+    @cached_property
+    def html(self) -> str:
+        """The rendered article (what editors preview; Atom entries carry it)."""
+        if self.format == "html" and isinstance(self.item, str):
+            return self.item
+        return to_html(self.enriched, self.outlet, self.age_label)
 
     @property
     def content_type(self) -> str:
@@ -304,15 +313,14 @@ class Rendition:
 
 
 def render(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None, flags: list[str]) -> Rendition:
-    page = to_html(enriched, outlet, age_sentence)
     item: dict[str, Any] | str
     if outlet.format == "ninjs":
         item = to_ninjs(enriched)
     elif outlet.format == "html":
-        item = page
+        item = to_html(enriched, outlet, age_sentence)
     else:
         item = to_text(enriched, outlet, age_sentence)
-    return Rendition(outlet.format, item, page, age_sentence, flags)
+    return Rendition(outlet.format, item, age_sentence, flags, enriched, outlet)
 
 
 def webhook_body(enriched: StoryEnriched, rendition: Rendition, timestamp: datetime) -> bytes:

@@ -119,15 +119,17 @@ class Publisher:
         )
         results: dict[str, str] = {}
         queued: dict[str, str] = {}
+        waiting: list[tuple[Outlet, str]] = []
         for outlet, decision in decisions:
             if story.pubstatus == "withheld":
-                kind = "withheld"
+                waiting.append((outlet, "withheld"))
             elif decision.enqueue:
-                kind = event_type(enriched).removeprefix("story.")
+                waiting.append((outlet, event_type(enriched).removeprefix("story.")))
             else:
                 results[outlet.name] = "skipped: " + decision.reason
-                continue
-            result, detail = await self._enqueue(outlet, enriched, kind, now)
+        # Each outlet's queue is its own hash tag: queue them all at once.
+        answers = await asyncio.gather(*(self._enqueue(o, enriched, kind, now) for o, kind in waiting))
+        for (outlet, _kind), (result, detail) in zip(waiting, answers, strict=True):
             outcome = result if result == "created" else f"{result}: {detail}"
             results[outlet.name] = queued[outlet.name] = outcome
         log.info("story routed", version=story.version, routing=routing, queued=queued)
