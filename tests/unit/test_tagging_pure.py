@@ -7,7 +7,7 @@ from services.enrich.tagging.conll import rebuild
 from services.enrich.tagging.kb import fold
 from services.enrich.tagging.linking import name_forms
 from services.enrich.tagging.relevance import Seen, relevance
-from services.enrich.tagging.text import body_text, guess_language, paragraphs
+from services.enrich.tagging.text import body_text, guess_language, paragraphs, unwrap
 
 
 def test_body_text_keeps_paragraphs_and_unescapes() -> None:
@@ -78,3 +78,17 @@ def test_bench_scores_distinct_names_per_document() -> None:
     assert scores.document["ORG"].prf() == (0.0, 0.0, 0.0)
     assert scores.mention.hits == 2
     assert normalise("The  United Nations") == "united nations"
+
+
+def test_hard_wrapped_copy_is_unwrapped_in_place() -> None:
+    wrapped = (
+        "Standard Oil Co and BP North America\nInc said they plan to form a venture to manage the\n"
+        "money market borrowing of both companies in New\nYork.\n    BP North America is a subsidiary"
+    )
+    flat = unwrap(wrapped)
+    assert len(flat) == len(wrapped)
+    assert "BP North America Inc said" in flat
+    assert "New York." in flat
+    assert "\n    BP North America" in flat  # an indented line still starts a paragraph
+    prose = "Azerbaijan said the fighting had stopped.\nArmenia said it had not.\nRussia urged calm."
+    assert unwrap(prose) == prose

@@ -11,6 +11,7 @@ links to the country; named as a location ("talks in Moscow") it stays the city.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -80,7 +81,10 @@ def score(alias: str, entry: Entry, kind: Kind, context: Context) -> float:
     if entry.id in context.dateline:
         value += 3.0
     if entry.level not in ("country", "continent") and entry.country in context.countries:
-        value += 2.5
+        # A town gets less from context than a region: Brazil, Indiana (8,000 people) must
+        # not beat Brazil the country just because the story is about US banks.
+        weight = min(1.0, math.log10(max(entry.population, 10)) / 6) if entry.level == "city" else 1.0
+        value += 2.5 * weight
     if entry.level == "city" and alias != entry.name and alias.lower() != entry.name.lower():
         value -= 1.0  # an alternate spelling is weaker evidence than the city's own name
     return value

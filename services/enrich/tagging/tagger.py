@@ -20,7 +20,7 @@ from typing import Any, Literal
 from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
 from services.enrich.tagging.linking import Context, best_entry, candidates, government_of
 from services.enrich.tagging.relevance import Seen, relevance
-from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs
+from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs, unwrap
 from shared.story import EntityTag, Mention, Story
 
 FoundKind = Literal["person", "organisation", "place", "demonym"]
@@ -89,7 +89,8 @@ class Tags:
 class _Layout:
     """One story as the tagger reads it: its fields joined, furniture blanked, offsets kept."""
 
-    kb_text: str  # every paragraph but furniture: KB matching
+    raw_text: str  # the fields as written, joined
+    kb_text: str  # every paragraph but furniture, hard wrapping undone: KB matching
     ner_text: str  # English paragraphs only: NER
     starts: list[int]  # combined offset of each paragraph
     paragraphs: list[Paragraph]
@@ -106,6 +107,8 @@ class _Found:
     source: Literal["ner", "kb"]
 
 
+_LEGAL_FORMS = {"co", "inc", "corp", "plc", "ltd", "llc", "ag", "sa", "nv", "se", "group", "holdings"}
+
 # A found name with the kind, KB entry (if any) and provenance it was linked with.
 _Linked = tuple[_Found, Kind, Entry | None, str]
 
@@ -117,6 +120,7 @@ def _blank(text: str, start: int, end: int) -> str:
 def _layout(item: TextItem) -> _Layout:
     language = base_language(item.language)
     pieces: list[str] = []
+    originals: list[str] = []  # as written, for the mentions' text
     starts: list[int] = []
     found: list[Paragraph] = []
     field_base: dict[str, int] = {}
@@ -127,12 +131,14 @@ def _layout(item: TextItem) -> _Layout:
             continue
         if pieces:
             pieces.append("\n\n")
+            originals.append("\n\n")
             offset += 2
         field_base[name] = offset
-        for paragraph in paragraphs(name, value, language):
+        for paragraph in paragraphs(name, unwrap(value), language):
             starts.append(offset + paragraph.start)
             found.append(paragraph)
-        pieces.append(value)
+        pieces.append(unwrap(value))
+        originals.append(value)
         offset += len(value)
     kb_text = "".join(pieces)
     ner_text = kb_text
@@ -146,7 +152,7 @@ def _layout(item: TextItem) -> _Layout:
         (i for i, p in enumerate(found) if p.field != "headline" and not p.skip and not p.title_case), -1
     )
     title = next((i for i, p in enumerate(found) if not p.skip), -1)
-    return _Layout(kb_text, ner_text, starts, found, field_base, lede, title)
+    return _Layout("".join(originals), kb_text, ner_text, starts, found, field_base, lede, title)
 
 
 class Tagger:
@@ -299,12 +305,16 @@ class Tagger:
 
     @staticmethod
     def _named_elsewhere(layout: _Layout, surface: str, start: int) -> bool:
-        """Written the same way outside this span (any case only for ALL-CAPS headlines)."""
-        haystack, needle = layout.kb_text, surface
-        if surface.isupper():
-            haystack, needle = haystack.lower(), needle.lower()
-        first = haystack.find(needle)
-        return first != -1 and (first != start or haystack.find(needle, start + 1) != -1)
+        """Written the same way outside this span."""
+        text = layout.kb_text
+        # An ALL-CAPS headline word counts when the copy capitalises it too ("BAHIA" →
+        # "Bahia"), not when it is an ordinary word there ("REVIEW" → "weekly review").
+        needles = {surface, surface.title()} if surface.isupper() else {surface}
+        for needle in needles:
+            first = text.find(needle)
+            if first != -1 and (first != start or text.find(needle, start + 1) != -1):
+                return True
+        return False
 
     # Linking and grouping
 
@@ -392,7 +402,12 @@ class Tagger:
         striker, "Eagles" after "Philadelphia Eagles" (one sense per story)."""
 
         def key_of(kind: Kind, entry: Entry | None, surface: str) -> str:
-            return entry.id if entry else f"{kind}:{' '.join(surface.casefold().split())}"
+            if entry is not None:
+                return entry.id
+            words = surface.casefold().replace(".", "").split()
+            while kind == "organisation" and len(words) > 1 and words[-1] in _LEGAL_FORMS:
+                words.pop()  # "Standard Oil Co" and "Standard Oil" are one company
+            return f"{kind}:{' '.join(words)}"
 
         longer: dict[str, tuple[Kind, str, Entry | None]] = {}
         # People first: a surname that also ends an organisation's name is the person's.
@@ -427,7 +442,7 @@ class Tagger:
                         start=span.start - base,
                         end=span.end - base,
                         field=paragraph.field,
-                        text=layout.kb_text[span.start : span.end],
+                        text=layout.raw_text[span.start : span.end],
                         provenance=how,
                     )
                 )
@@ -444,7 +459,7 @@ class Tagger:
             surfaces = [m.text for m in mentions]
             score = relevance(seen)
             tag = EntityTag(
-                name=entry.name if entry else max(surfaces, key=len),
+                name=entry.name if entry else " ".join(max(surfaces, key=len).split()),
                 # Every linked tag has a URI (related-story links key on it): GeoNames where
                 # there is one, else a URN of the stable KB id.
                 uri=(entry.uri or f"urn:newsroom:{entry.id}") if entry else None,

@@ -81,6 +81,22 @@ def is_title_case(text: str) -> bool:
     return capitalised / len(words) >= 0.75
 
 
+_WRAPPED_BREAK = re.compile(r"\n(?=\S)")
+
+
+def unwrap(text: str) -> str:
+    """Hard-wrapped copy (old wire, e-mail: lines of ~65 characters, most not ending a
+    sentence) with its wrapping line breaks turned into spaces; same length, so every
+    offset still points into the original. A break before an indented or blank line stays."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < 3 or sorted(len(line) for line in lines)[len(lines) // 2] > 80:
+        return text
+    open_ended = sum(not line.rstrip().endswith((".", "!", "?", '"', ":", "'")) for line in lines)
+    if open_ended < 0.5 * len(lines):
+        return text
+    return _WRAPPED_BREAK.sub(" ", text)
+
+
 def paragraphs(field: Field, text: str, language: str) -> list[Paragraph]:
     found = []
     # One paragraph per line: captions and furniture often sit on their own line without a blank one.
