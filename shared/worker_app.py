@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -54,6 +56,15 @@ def worker_app(
         keep_ms = int(settings.stream_retention_hours * 3600 * 1000)
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            if await groups_lost(redis, streams):
+                # Redis came back without our groups (no persistence, or a failover to an
+                # empty replica). FastStream stops a subscriber whose group vanished and,
+                # outside a FastStream app, nothing else notices: exit, so the supervisor
+                # (compose `restart: always`) starts us again and the groups are recreated
+                # at id 0, which also picks up what ingest accepted meanwhile.
+                log.critical("consumer groups lost; exiting so the supervisor restarts this worker")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
             for stream in streams:
                 try:
                     lag, pending = await backlog(redis, stream)
@@ -121,3 +132,11 @@ async def oldest_pending_seconds(redis: RedisClient, stream: Stream) -> float:
         return 0.0
     millis = int((oldest.decode() if isinstance(oldest, bytes) else str(oldest)).partition("-")[0])
     return max(0.0, time.time() - millis / 1000)
+
+
+async def groups_lost(redis: RedisClient, streams: Sequence[Stream]) -> bool:
+    """True when Redis answers but a group is gone; False when it exists or Redis is unreachable."""
+    try:
+        return not await groups_present(redis, streams)
+    except Exception:  # Redis down or restarting: wait, it may come back with its groups
+        return False

@@ -14,14 +14,18 @@ from tests.helpers.ports import free_port
 
 
 class OwnRedis:
-    """redis-server with AOF on a free loopback port; `crash()` is SIGKILL, `start()` restarts it."""
+    """redis-server (AOF on unless told otherwise) on a free loopback port.
 
-    def __init__(self, workdir: Path, appendfsync: str = "always") -> None:
+    `crash()` is SIGKILL; `start()` starts it again on the same port and directory.
+    """
+
+    def __init__(self, workdir: Path, appendfsync: str = "always", appendonly: bool = True) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is needed for the Redis fault tests")
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.appendfsync = appendfsync
+        self.appendonly = appendonly
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -40,7 +44,7 @@ class OwnRedis:
                 "--dir",
                 str(self.workdir),
                 "--appendonly",
-                "yes",
+                "yes" if self.appendonly else "no",
                 "--appendfsync",
                 self.appendfsync,
                 "--save",

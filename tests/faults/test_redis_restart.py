@@ -117,3 +117,34 @@ async def test_redis_crash_and_restart_mid_run(appendfsync: str, tmp_path: Path)
                 )
         finally:
             await redis.aclose()
+
+
+async def test_redis_restarting_empty_makes_workers_exit_for_their_supervisor(tmp_path: Path) -> None:
+    """Without persistence a restart loses the consumer groups. The workers must not sit
+    there alive and idle: they exit, the supervisor (compose `restart: always`, here the
+    test) starts them again, and what ingest accepted meanwhile is delivered."""
+    with OwnRedis(tmp_path / "redis", appendonly=False) as server, Receiver() as outlet:
+        config = tmp_path / "newsroom.toml"
+        write_config(config, {"alpha": outlet})
+        env = {
+            "REDIS_URL": server.url,
+            "REDIS_CLUSTER_NODES": "",
+            "NEWSROOM_KEY_PREFIX": "re",
+            "NEWSROOM_CONFIG": str(config),
+            **FAULT_ENV,
+        }
+        with Pipeline(env, tmp_path) as pipeline:
+            await pipeline.post_all(ninjs_item(n) for n in range(5))
+            assert await wait_until(lambda: len(delivered_versions(outlet)) == 5, 30)
+            server.crash()
+            server.start()  # empty: no streams, no groups
+            workers = [*pipeline.enrichers, *pipeline.publishers]
+
+            def all_exited() -> bool:
+                return all(w.proc is not None and w.proc.poll() is not None for w in workers)
+
+            assert await wait_until(all_exited, 30), "workers kept running without their groups"
+            await pipeline.post_all(ninjs_item(n) for n in range(5, 10))  # ingest still accepts
+            for worker in workers:
+                worker.start()  # what `restart: always` does
+            assert await wait_until(lambda: len(delivered_versions(outlet)) == 10, 60)
