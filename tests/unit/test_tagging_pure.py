@@ -82,13 +82,14 @@ def test_bench_scores_distinct_names_per_document() -> None:
 
 def test_hard_wrapped_copy_is_unwrapped_in_place() -> None:
     wrapped = (
-        "Standard Oil Co and BP North America\nInc said they plan to form a venture to manage the\n"
-        "money market borrowing of both companies in New\nYork.\n    BP North America is a subsidiary"
+        "Standard Oil Co and the oil company BP North America\nInc said they plan to form a venture to\n"
+        "manage money market borrowing and investment of both in New\nYork, where the two have offices.\n"
+        "    BP North America is a subsidiary of British Petroleum."
     )
     flat = unwrap(wrapped)
     assert len(flat) == len(wrapped)
     assert "BP North America Inc said" in flat
-    assert "New York." in flat
+    assert "in New York, where" in flat
     assert "\n    BP North America" in flat  # an indented line still starts a paragraph
     prose = "Azerbaijan said the fighting had stopped.\nArmenia said it had not.\nRussia urged calm."
     assert unwrap(prose) == prose

@@ -89,7 +89,11 @@ def unwrap(text: str) -> str:
     sentence) with its wrapping line breaks turned into spaces; same length, so every
     offset still points into the original. A break before an indented or blank line stays."""
     lines = [line for line in text.split("\n") if line.strip()]
-    if len(lines) < 3 or sorted(len(line) for line in lines)[len(lines) // 2] > 80:
+    if len(lines) < 3:
+        return text
+    # Wrapped lines cluster near the wrap width; tables and lists have short lines.
+    median = sorted(len(line) for line in lines)[len(lines) // 2]
+    if not 45 <= median <= 80:
         return text
     open_ended = sum(not line.rstrip().endswith((".", "!", "?", '"', ":", "'")) for line in lines)
     if open_ended < 0.5 * len(lines):
