@@ -11,7 +11,9 @@ recording arrival times, one Redis (REDIS_URL).
    p50/p95/p99 of (outlet received − ingest answered 202), per outlet and overall;
    target p99 < 250 ms;
 2. deliveries per second with ten outlets: stories posted as fast as ingest takes
-   them; deliveries / (last arrival − first post).
+   them; deliveries / (last arrival − first post) — bounded by the slowest stage;
+3. publish alone draining a backlog: the same stories written to the enriched stream
+   first, then one publish process started; deliveries / (last arrival − ready).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,13 @@ import httpx
 
 from bench._stack import BENCH_ENV, LOGS, cleanup
 from shared.config import sha256_hex
+from shared.connections import make_redis
+from shared.events import StoryEnriched
+from shared.settings import Settings
+from shared.story import Story
+from shared.streams import encode_event
 from tests.helpers.pipeline import PARTNER_ID, PARTNER_KEY, SECRETS, Pipeline, ninjs_item, percentile
+from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
 
 RATE = 20.0
@@ -161,6 +170,40 @@ async def throughput(count: int, outlets: int, workdir: Path) -> tuple[int, floa
     return count * outlets, finished - started
 
 
+async def drain(count: int, outlets: int, workdir: Path) -> tuple[int, float]:
+    receivers = [Receiver() for _ in range(outlets)]
+    for receiver in receivers:
+        receiver.__enter__()
+    try:
+        config = workdir / "publish-drain.toml"
+        write_config(config, [(f"outlet{n}", r, "ninjs") for n, r in enumerate(receivers)])
+        service_env = env(config)
+        settings = Settings(redis_url=service_env["REDIS_URL"], key_prefix=service_env["NEWSROOM_KEY_PREFIX"])
+        redis = make_redis(settings)
+        now = datetime.now(UTC)
+        for item in items(count, "drain"):
+            story = Story(partner=PARTNER_ID, uri=item["uri"], headline=item["uri"], body_html="<p>Body.</p>")
+            event = StoryEnriched(
+                story_id=story.id, trace_id=uuid.uuid4().hex, received_at=now, enriched_at=now, story=story
+            )
+            await redis.xadd(settings.keys.enriched, {"__data__": await encode_event(event)})
+        await redis.aclose()
+        publish = ServiceProcess("publish", {**service_env, "NEWSROOM_CONSUMER_NAME": "bench-drain"}, LOGS)
+        publish.start(wait=False)
+        try:
+            publish.wait_ready()
+            ready = time.time()
+            await wait_for(receivers, count * outlets)
+            finished = max(max(arrivals(r).values()) for r in receivers)
+        finally:
+            publish.stop()
+        await cleanup(service_env, service_env["NEWSROOM_KEY_PREFIX"])
+    finally:
+        for receiver in receivers:
+            receiver.__exit__()
+    return count * outlets, finished - ready
+
+
 def main() -> None:
     count = int(os.environ.get("BENCH_PUBLISH_STORIES", "400"))
     workdir = LOGS.parent
@@ -175,6 +218,9 @@ def main() -> None:
     print(f"target p99 < 250 ms: {'met' if p99_all < 250 else 'NOT met'} ({p99_all:.1f} ms)")
     deliveries, seconds = asyncio.run(throughput(count, 10, workdir))
     print(f"\nThroughput, ten outlets, {count} stories posted as fast as ingest takes them")
+    print(f"{deliveries} deliveries in {seconds:.2f} s = {deliveries / seconds:.0f} deliveries/s")
+    deliveries, seconds = asyncio.run(drain(count, 10, workdir))
+    print(f"\nPublish alone draining {count} enriched stories to ten outlets")
     print(f"{deliveries} deliveries in {seconds:.2f} s = {deliveries / seconds:.0f} deliveries/s")
 
 
