@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.publish.publisher import delivery_id
 from services.publish.retries import Attempt, judge, parse_retry_after, retry_delay
 from services.publish.routing import route
 from shared.config import Outlet, OutletFilters
 from shared.events import Enrichment, StoryEnriched
 from shared.story import EntityTag, Story, Subject
+from shared.webhooks import signature_headers
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SCHEDULE = [5.0, 300.0, 1800.0]
@@ -116,3 +118,29 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after("Sat, 28 Nov 2026 12:01:00 GMT", NOW) == 60
     assert parse_retry_after("soon", NOW) is None
     assert parse_retry_after(None, NOW) is None
+
+
+def test_publish_signs_exactly_like_the_standard_webhooks_test_vector() -> None:
+    sent_at = datetime.fromtimestamp(1614265330, UTC)
+    headers = signature_headers(
+        ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        sent_at,
+        b'{"test": 2432232314}',
+    )
+    assert headers == {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+
+
+def test_webhook_ids_are_stable_per_version_and_differ_between_versions() -> None:
+    first, again = event(), event()
+    update, kill = event(version=2), event("kill", version=2, pubstatus="canceled")
+    ids = [delivery_id("web", e) for e in (first, again, update, kill)]
+    assert ids[0] == ids[1]
+    assert len(set(ids)) == 3
+    assert ids[2].endswith("_v2_updated_web")
+    assert ids[3].endswith("_v2_killed_web")
+    assert not any("." in i for i in ids)
