@@ -134,10 +134,11 @@ def _layout(item: TextItem) -> _Layout:
             originals.append("\n\n")
             offset += 2
         field_base[name] = offset
-        for paragraph in paragraphs(name, unwrap(value), language):
+        flat = unwrap(value)
+        for paragraph in paragraphs(name, flat, language):
             starts.append(offset + paragraph.start)
             found.append(paragraph)
-        pieces.append(unwrap(value))
+        pieces.append(flat)
         originals.append(value)
         offset += len(value)
     kb_text = "".join(pieces)
@@ -203,6 +204,7 @@ class Tagger:
         return max(0, bisect.bisect_right(layout.starts, offset) - 1)
 
     def _match_kb(self, layout: _Layout) -> list[_Found]:
+        """The KB's precise aliases in the text, longest first, left to right."""
         text = layout.kb_text
         tokens = list(_TOKEN.finditer(text))
         found: list[_Found] = []

@@ -9,6 +9,7 @@ separated by a blank line). Outlet furniture ("Related: …" links, "Follow us o
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -81,24 +82,30 @@ def is_title_case(text: str) -> bool:
     return capitalised / len(words) >= 0.75
 
 
-_WRAPPED_BREAK = re.compile(r"\n(?=\S)")
+_SENTENCE_END = (".", "!", "?", '"', ":", "'", ";")
 
 
 def unwrap(text: str) -> str:
-    """Hard-wrapped copy (old wire, e-mail: lines of ~65 characters, most not ending a
-    sentence) with its wrapping line breaks turned into spaces; same length, so every
-    offset still points into the original. A break before an indented or blank line stays."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if len(lines) < 3:
+    """Hard-wrapped copy (old wire, e-mail: lines cut near a fixed width) with its wrapping
+    line breaks turned into spaces; same length, so every offset still points into the
+    original. A break stays after a short line (tables, lists, a paragraph's last line),
+    after a sentence end, and before an indented or blank line."""
+    lines = text.split("\n")
+    lengths = sorted(len(line) for line in lines if line.strip())
+    if len(lengths) < 3:
         return text
-    # Wrapped lines cluster near the wrap width; tables and lists have short lines.
-    median = sorted(len(line) for line in lines)[len(lines) // 2]
-    if not 45 <= median <= 80:
-        return text
-    open_ended = sum(not line.rstrip().endswith((".", "!", "?", '"', ":", "'")) for line in lines)
-    if open_ended < 0.5 * len(lines):
-        return text
-    return _WRAPPED_BREAK.sub(" ", text)
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    if not 50 <= width <= 90:
+        return text  # one paragraph per line, or lines longer than any wrap width
+    chars = list(text)
+    position = 0
+    for line, following in itertools.pairwise(lines):
+        position += len(line)
+        wraps = len(line) >= 0.75 * width or following[:1].islower()
+        if wraps and following[:1].strip() and line.strip() and not line.rstrip().endswith(_SENTENCE_END):
+            chars[position] = " "
+        position += 1
+    return "".join(chars)
 
 
 def paragraphs(field: Field, text: str, language: str) -> list[Paragraph]:
