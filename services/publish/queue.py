@@ -8,9 +8,9 @@ Lua script over them, so the rules below hold atomically (and on Redis Cluster):
 - `due`/`urgent` sorted sets scored by when a delivery may be sent (kills and
                 flashes in `urgent`, which is always drained first)
 - `lease`       deliveries being sent, scored by when their worker counts as lost
-- `stories`     hash per story: the waiting delivery (`SID:pending`), the one being
-                sent (`SID:inflight`), the newest version delivered (`SID:sent`),
-                the kill marker (`SID:killed`)
+- `s:SID`       hash per story: the waiting delivery (`pending`), the one being sent
+                (`inflight`), the newest version delivered (`sent`), the kill marker
+                (`killed`); it expires with the retention of finished deliveries
 - `disabled`    set when the outlet answered 410
 
 Ordering per outlet and story: only one delivery of a story is ever in flight; a
@@ -37,6 +37,15 @@ FINISHED: tuple[Status, ...] = ("delivered", "failed", "canceled")
 Action = Literal["retry", "hold", "release", "cancel"]
 
 _LUA_HELPERS = """
+local function story_key(base, sid)
+  return base .. 's:' .. sid
+end
+
+-- A story's ordering markers live as long as finished deliveries (retention, last ARGV).
+local function remember(base, sid, field, value)
+  redis.call('HSET', story_key(base, sid), field, value)
+  redis.call('PEXPIRE', story_key(base, sid), tonumber(ARGV[#ARGV]))
+end
 local function set_status(base, id, new, now)
   local dkey = base .. 'd:' .. id
   local old = redis.call('HGET', dkey, 'status')
@@ -64,9 +73,8 @@ local function schedule(base, id, at)
 end
 
 local function clear_story_ref(base, sid, field, id)
-  local stories = base .. 'stories'
-  if redis.call('HGET', stories, sid .. ':' .. field) == id then
-    redis.call('HDEL', stories, sid .. ':' .. field)
+  if redis.call('HGET', story_key(base, sid), field) == id then
+    redis.call('HDEL', story_key(base, sid), field)
   end
 end
 
@@ -89,9 +97,8 @@ local function requeue(base, id, at, now)
   local dkey = base .. 'd:' .. id
   local sid = redis.call('HGET', dkey, 'story_id')
   local kind = redis.call('HGET', dkey, 'kind')
-  local stories = base .. 'stories'
   if kind ~= 'killed' then
-    local pending = redis.call('HGET', stories, sid .. ':pending')
+    local pending = redis.call('HGET', story_key(base, sid), 'pending')
     if pending and pending ~= id then
       if version_of(base, pending) > version_of(base, id) then
         cancel(base, id, 'superseded by version ' .. version_of(base, pending), 'SUPERSEDED', now)
@@ -99,7 +106,7 @@ local function requeue(base, id, at, now)
       end
       cancel(base, pending, 'superseded by version ' .. version_of(base, id), 'SUPERSEDED', now)
     end
-    redis.call('HSET', stories, sid .. ':pending', id)
+    remember(base, sid, 'pending', id)
   end
   set_status(base, id, 'retrying', now)
   redis.call('HSET', dkey, 'next_attempt_at', at)
@@ -114,14 +121,14 @@ _ENQUEUE = (
     + """
 local base, id, sid, kind = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local version, due, now = tonumber(ARGV[4]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local dkey, stories = base .. 'd:' .. id, base .. 'stories'
+local dkey = base .. 'd:' .. id
 if redis.call('EXISTS', dkey) == 1 then return {'exists', redis.call('HGET', dkey, 'status') or ''} end
-if redis.call('HEXISTS', stories, sid .. ':killed') == 1 then return {'skipped', 'story was killed'} end
-local pending = redis.call('HGET', stories, sid .. ':pending')
-local inflight = redis.call('HGET', stories, sid .. ':inflight')
-local sent = tonumber(redis.call('HGET', stories, sid .. ':sent') or '-1')
+if redis.call('HEXISTS', story_key(base, sid), 'killed') == 1 then return {'skipped', 'story was killed'} end
+local pending = redis.call('HGET', story_key(base, sid), 'pending')
+local inflight = redis.call('HGET', story_key(base, sid), 'inflight')
+local sent = tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1')
 if kind == 'killed' then
-  redis.call('HSET', stories, sid .. ':killed', id)
+  remember(base, sid, 'killed', id)
   if pending then cancel(base, pending, 'story killed', 'KILLED', now) end
   if sent < 0 and not inflight then return {'skipped', 'outlet never received the story'} end
 elseif kind == 'withheld' then
@@ -141,7 +148,7 @@ else
     end
     cancel(base, pending, 'superseded by version ' .. version, 'SUPERSEDED', now)
   end
-  redis.call('HSET', stories, sid .. ':pending', id)
+  remember(base, sid, 'pending', id)
 end
 local fields = cjson.decode(ARGV[9])
 for k, v in pairs(fields) do redis.call('HSET', dkey, k, v) end
@@ -158,7 +165,6 @@ _CLAIM = (
     _LUA_HELPERS
     + """
 local base, now, lease, token = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local stories = base .. 'stories'
 if redis.call('EXISTS', base .. 'disabled') == 1 then return {'disabled', ''} end
 for _, queue in ipairs({'urgent', 'due'}) do
   local qkey = base .. queue
@@ -173,9 +179,9 @@ for _, queue in ipairs({'urgent', 'due'}) do
         or (status == 'held' and redis.call('HGET', dkey, 'hold_reason') == 'embargo') then
       local sid, kind = redis.call('HGET', dkey, 'story_id'), redis.call('HGET', dkey, 'kind')
       local version = version_of(base, id)
-      local inflight = redis.call('HGET', stories, sid .. ':inflight')
-      local sent = tonumber(redis.call('HGET', stories, sid .. ':sent') or '-1')
-      if kind ~= 'killed' and redis.call('HEXISTS', stories, sid .. ':killed') == 1 then
+      local inflight = redis.call('HGET', story_key(base, sid), 'inflight')
+      local sent = tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1')
+      if kind ~= 'killed' and redis.call('HEXISTS', story_key(base, sid), 'killed') == 1 then
         cancel(base, id, 'story killed', 'KILLED', now)
       elseif inflight and inflight ~= id then
         redis.call('ZADD', qkey, now + 100, id)
@@ -184,7 +190,7 @@ for _, queue in ipairs({'urgent', 'due'}) do
       elseif kind == 'killed' and sent < 0 then
         cancel(base, id, 'outlet never received the story', '', now)
       else
-        redis.call('HSET', stories, sid .. ':inflight', id)
+        remember(base, sid, 'inflight', id)
         clear_story_ref(base, sid, 'pending', id)
         set_status(base, id, 'sending', now)
         redis.call('HINCRBY', dkey, 'attempts', 1)
@@ -210,7 +216,7 @@ _FINISH = (
     _LUA_HELPERS
     + """
 local base, id, token, now, outcome = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local dkey, stories = base .. 'd:' .. id, base .. 'stories'
+local dkey = base .. 'd:' .. id
 if redis.call('EXISTS', dkey) == 0 then return {'missing', {}} end
 local function finish()
 local status = redis.call('HGET', dkey, 'status')
@@ -226,8 +232,8 @@ if outcome == 'delivered' then
   set_status(base, id, 'delivered', now)
   redis.call('HSET', dkey, 'sent_at', now, 'next_attempt_at', '', 'hold_reason', '')
   local version = version_of(base, id)
-  if kind ~= 'killed' and version > tonumber(redis.call('HGET', stories, sid .. ':sent') or '-1') then
-    redis.call('HSET', stories, sid .. ':sent', version)
+  if kind ~= 'killed' and version > tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1') then
+    remember(base, sid, 'sent', version)
   end
   redis.call('PEXPIRE', dkey, tonumber(ARGV[13]))
   return 'delivered'
@@ -275,7 +281,7 @@ _ACT = (
     _LUA_HELPERS
     + """
 local base, id, action, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local dkey, stories = base .. 'd:' .. id, base .. 'stories'
+local dkey = base .. 'd:' .. id
 local status = redis.call('HGET', dkey, 'status')
 if not status then return {'missing', ''} end
 local sid, kind = redis.call('HGET', dkey, 'story_id'), redis.call('HGET', dkey, 'kind')
@@ -322,20 +328,20 @@ elseif action == 'retry' then
     return {'conflict', 'the outlet is disabled; enable it first'}
   end
   if kind ~= 'killed' then
-    if redis.call('HEXISTS', stories, sid .. ':killed') == 1 then
+    if redis.call('HEXISTS', story_key(base, sid), 'killed') == 1 then
       return {'conflict', 'the story was killed'}
     end
-    local sent = tonumber(redis.call('HGET', stories, sid .. ':sent') or '-1')
+    local sent = tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1')
     if sent >= version then return {'conflict', 'version ' .. sent .. ' was already delivered'} end
-    local pending = redis.call('HGET', stories, sid .. ':pending')
+    local pending = redis.call('HGET', story_key(base, sid), 'pending')
     if pending and pending ~= id then
       return {'conflict', 'version ' .. version_of(base, pending) .. ' is waiting'}
     end
-    local inflight = redis.call('HGET', stories, sid .. ':inflight')
+    local inflight = redis.call('HGET', story_key(base, sid), 'inflight')
     if inflight and version_of(base, inflight) >= version then
       return {'conflict', 'version ' .. version_of(base, inflight) .. ' is being sent'}
     end
-    redis.call('HSET', stories, sid .. ':pending', id)
+    remember(base, sid, 'pending', id)
   end
   redis.call('PERSIST', dkey)
   set_status(base, id, 'queued', now)
