@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
+from redis.exceptions import ResponseError
 
 from shared.connections import Broker, RedisClient
 from shared.logging import get_logger
@@ -54,9 +55,11 @@ def worker_app(
 ) -> FastAPI:
     async def housekeeping() -> None:
         keep_ms = int(settings.stream_retention_hours * 3600 * 1000)
+        lost_rounds = 0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            if await groups_lost(redis, streams):
+            lost_rounds = lost_rounds + 1 if await groups_lost(redis, streams) else 0
+            if lost_rounds >= 2:  # seen twice, HOUSEKEEPING_SECONDS apart: not a blip
                 # Redis came back without our groups (no persistence, or a failover to an
                 # empty replica). FastStream stops a subscriber whose group vanished and,
                 # outside a FastStream app, nothing else notices: exit, so the supervisor
@@ -135,8 +138,19 @@ async def oldest_pending_seconds(redis: RedisClient, stream: Stream) -> float:
 
 
 async def groups_lost(redis: RedisClient, streams: Sequence[Stream]) -> bool:
-    """True when Redis answers but a group is gone; False when it exists or Redis is unreachable."""
-    try:
-        return not await groups_present(redis, streams)
-    except Exception:  # Redis down or restarting: wait, it may come back with its groups
-        return False
+    """True only when Redis answers and says a stream or its group does not exist.
+
+    Anything else (Redis down, loading, CLUSTERDOWN, TRYAGAIN, a moved slot) is a
+    transient state that may end with the groups back, so it is not a loss.
+    """
+    for stream in streams:
+        try:
+            groups = await redis.xinfo_groups(stream.name)
+        except ResponseError as exc:
+            return "no such key" in str(exc).lower()
+        except Exception:
+            return False
+        names = {g["name"].decode() if isinstance(g["name"], bytes) else str(g["name"]) for g in groups}
+        if stream.group not in names:
+            return True
+    return False
