@@ -34,7 +34,8 @@ SECRETS = {
 }
 
 
-def write_config(path: Path, outlets: dict[str, Receiver]) -> None:
+def write_config(path: Path, outlets: dict[str, Receiver], filters: dict[str, str] | None = None) -> None:
+    """One partner and the given outlets; `filters` maps an outlet to TOML lines of its filters."""
     lines = [
         "[[partners]]",
         f'id = "{PARTNER_ID}"',
@@ -44,6 +45,8 @@ def write_config(path: Path, outlets: dict[str, Receiver]) -> None:
     for name, receiver in outlets.items():
         lines += ["[[outlets]]", f'name = "{name}"', f'url = "{receiver.url}"']
         lines += [f'secret = "{SECRETS[name]}"', ""]
+        if filters and name in filters:
+            lines += ["[outlets.filters]", filters[name], ""]
     path.write_text("\n".join(lines))
 
 
