@@ -450,7 +450,7 @@ async def test_directory_drop_writes_one_complete_file_per_version(
         await publisher.accept(v2)
         await until(lambda: _status_is(publisher, "files", v2, "delivered"))
     names = sorted(p.name for p in drop.iterdir())
-    assert names == [f"{v1.story_id}-v1-published.html", f"{v1.story_id}-v2-updated.html"]
+    assert names == [f"{v1.story_id}-v1-published.html", f"{v1.story_id}-v2-updated.html"]  # no .tmp- left
     assert "<h1>Second take</h1>" in (drop / names[1]).read_text()
 
 

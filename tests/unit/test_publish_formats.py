@@ -202,3 +202,30 @@ def test_related_links_spread_through_the_body_never_before_the_first_paragraph(
 def test_body_paragraphs_keep_text_and_drop_markup() -> None:
     body = "<p>One <b>bold</b> line.</p><ul><li>a</li><li>b</li></ul><p>Two<br>lines</p>"
     assert body_paragraphs(body) == ["One bold line.", "ab", "Two\nlines"]
+
+
+def test_atom_feed_is_well_formed_with_one_entry_per_story() -> None:
+    from xml.etree import ElementTree
+
+    from services.publish.atom import feed_xml
+
+    entries = [
+        {
+            "story_id": "wire-1",
+            "uri": "urn:wire:1",
+            "type": "story.killed",
+            "headline": "Ceasefire <declared>",
+            "summary": "A & B",
+            "html": "<p>Body</p>",
+            "updated": NOW.isoformat(),
+            "published": NOW.isoformat(),
+            "author": "Reuters",
+        }
+    ]
+    root = ElementTree.fromstring(feed_xml("site", "http://publish/feeds/site.atom", entries, NOW))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert root.tag == "{http://www.w3.org/2005/Atom}feed"
+    (entry,) = root.findall("a:entry", ns)
+    assert entry.findtext("a:title", namespaces=ns) == "KILL: Ceasefire <declared>"
+    assert entry.findtext("a:id", namespaces=ns) == "urn:newsroom:story:wire-1"
+    assert entry.findtext("a:content", namespaces=ns) == "<p>Body</p>"
