@@ -234,3 +234,23 @@ async def test_backfill_queues_a_time_range_of_the_enriched_stream_for_one_outle
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     assert publisher.config.outlet("print") is not None
+
+
+async def test_outlets_enable_and_one_delivery_with_its_payload(
+    api: tuple[httpx.AsyncClient, Publisher], redis: RedisClient
+) -> None:
+    client, publisher = api
+    event = story_event()
+    await publisher.accept(event)
+    await redis.set(publisher.queues["web"].key("disabled"), "HTTP 410: outlet disabled")
+    outlets = (await client.get("/v1/outlets", headers=AUTH)).json()["outlets"]
+    web = next(o for o in outlets if o["name"] == "web")
+    assert web["disabled"] == "HTTP 410: outlet disabled"
+    assert web["counts"]["queued"] == 1
+    enabled = (await client.post("/v1/outlets/web/enable", headers=AUTH)).json()
+    assert (enabled["enabled"], enabled["was_disabled"]) == (True, True)
+    assert await publisher.queues["web"].disabled() is None
+    one = await client.get(f"/v1/deliveries/{delivery_id('web', event)}", headers=AUTH)
+    assert one.json()["status"] == "queued"
+    assert one.json()["payload"] == ""  # nothing sent yet
+    assert (await client.post("/v1/outlets/nope/enable", headers=AUTH)).status_code == 404
