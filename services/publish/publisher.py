@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.ingest.acceptance import Acceptor
+from services.ingest.ratelimit import RateLimit
 from services.publish.formats import Rendition, event_type, render
 from services.publish.queue import STATUSES, Action, Delivery, OutletQueue
 from services.publish.routing import route
@@ -23,7 +25,7 @@ from shared import status
 from shared.age import editor_flags, story_age_label
 from shared.config import NewsroomConfig, Outlet
 from shared.connections import RedisClient
-from shared.events import DeliveryDone, DeliveryFailed, StoryEnriched
+from shared.events import DeliveryDone, DeliveryFailed, StoryEnriched, StoryReceived
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.streams import encode_event
@@ -219,7 +221,25 @@ class Publisher:
                 "story": latest.story.model_copy(update={"pubstatus": "canceled"}),
             }
         )
-        return await self.accept(killed)
+        results = await self.accept(killed)
+        await self._kill_upstream(killed)
+        return results
+
+    async def _kill_upstream(self, killed: StoryEnriched) -> None:
+        """Record an editor's kill where a partner's kill would be: in ingest's version
+        registry (so no later version of the item resurrects it) and on the priority
+        stream (so enrich drops it from the related index). When that kill reaches publish
+        again, its deliveries already exist and nothing is sent twice."""
+        received = StoryReceived(
+            story_id=killed.story_id,
+            trace_id=killed.trace_id,
+            received_at=datetime.now(UTC),
+            received_as="kill",
+            story=killed.story,
+            source_format="editor-kill",
+        )
+        unlimited = RateLimit(rate_per_second=1e9, burst=1_000_000)
+        await Acceptor(self.redis, self.keys).accept(killed.story.partner, [received], unlimited)
 
     async def deliveries(self, flt: DeliveryFilter) -> list[Delivery]:
         names = [flt.outlet] if flt.outlet else list(self.queues)

@@ -203,6 +203,13 @@ async def test_story_view_kill_and_atom_feed(settings: Settings, redis: RedisCli
                     return "KILL: " in (await client.get("/feeds/feed.atom")).text
 
                 await until(feed_shows_kill)
+                # The kill is recorded upstream too: the partner cannot resurrect the item,
+                # and enrich gets the kill (to drop the story from the related index).
+                story = event.story
+                marker = await redis.hget(settings.keys.item_versions, f"{story.partner}\x1f{story.uri}")
+                assert marker == f"{story.version}:killed".encode()
+                upstream = await redis.xrange(settings.keys.received_priority)
+                assert len(upstream) == 1
                 unknown = await client.post("/v1/stories/nope/kill", headers=AUTH)
                 assert unknown.status_code == 404
         assert sorted(r.json["type"] for r in outlet.received[2:]) == ["story.killed", "story.killed"]
