@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tests.helpers.pipeline import Pipeline, percentile
 from tests.helpers.ports import free_port
+from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +210,52 @@ async def cleanup(redis_env: dict[str, str], prefix: str) -> None:
             await client.delete(key)
     finally:
         await client.aclose()
+
+
+# --- profiling ------------------------------------------------------------------------
+
+
+class ProfiledService(ServiceProcess):
+    """A service process run under cProfile; its profile is written when it stops."""
+
+    def __init__(self, service: str, env: dict[str, str], log_dir: Path) -> None:
+        super().__init__(service, env, log_dir)
+        self.profile_path = log_dir / f"{service}.prof"
+
+    def start(self, wait: bool = True) -> ProfiledService:
+        command = [sys.executable, "-m", "bench._profiled", str(self.profile_path), self.service]
+        self.proc = subprocess.Popen(
+            [*command, "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+
+def profile_summary(path: Path, stories: int) -> str:
+    """Redis commands per story, share of wall time idle in the event loop, top functions."""
+    import io
+    import pstats
+
+    stats = pstats.Stats(str(path), stream=io.StringIO())
+    entries: Any = stats.stats  # type: ignore[attr-defined]
+    commands = idle = wall = 0.0
+    for (filename, _line, name), (_cc, calls, tottime, cumtime, _callers) in entries.items():
+        if name == "pack_command" and "redis" in filename:
+            commands = calls
+        if name == "run" and filename.endswith("asyncio/runners.py"):
+            idle, wall = tottime, cumtime
+    out = io.StringIO()
+    pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(8)
+    top = "\n".join(line for line in out.getvalue().splitlines() if line.strip()[:1].isdigit())
+    return (
+        f"{commands / max(1, stories):.1f} Redis commands per story; "
+        + (f"{idle / wall:.0%} of the event loop's time idle" if wall else "event-loop idle time not seen")
+        + f"\n{top}"
+    )
 
 
 # --- the bare relay ------------------------------------------------------------------

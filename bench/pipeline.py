@@ -2,6 +2,7 @@
 
     make bench                      # or: .venv/bin/python -m bench pipeline
     BENCH_STORIES=500 BENCH_LATENCY_SECONDS=15 .venv/bin/python -m bench pipeline   # shorter
+    BENCH_PROFILE=1 .venv/bin/python -m bench pipeline    # also profile the pass-through services
 
 All runs happen in one invocation on the same machine and the same Redis (REDIS_URL):
 
@@ -32,11 +33,13 @@ from bench._stack import (
     REUTERS,
     ROOT,
     Figures,
+    ProfiledService,
     Relay,
     cleanup,
     drive,
     pipeline_env,
     post_to_pipeline,
+    profile_summary,
     progress,
     reuters_items,
     stories_wanted,
@@ -63,6 +66,26 @@ async def run_relay(items: list[dict[str, Any]], paced: list[dict[str, Any]]) ->
         )
     await cleanup(redis_env(), relay.prefix)
     return throughput, latency
+
+
+async def profile_pass_through(items: list[dict[str, Any]]) -> None:
+    """BENCH_PROFILE=1: the pass-through pipeline with every service under cProfile."""
+    with Receiver() as outlet:
+        config = LOGS / "bench-profile.toml"
+        write_config(config, {"alpha": outlet})
+        env = pipeline_env(redis_env(), config, NEWSROOM_TAGGING="false")
+        pipeline = Pipeline(env, LOGS)
+        pipeline.ingest = ProfiledService("ingest", pipeline.env, LOGS)
+        pipeline.enrichers = [ProfiledService("enrich", pipeline.enrichers[0].env, LOGS)]
+        pipeline.publishers = [ProfiledService("publish", pipeline.env, LOGS)]
+        try:
+            with pipeline:
+                post = await post_to_pipeline(pipeline)
+                await drive("pass-through under cProfile", post, items, outlet)
+        finally:
+            await cleanup(redis_env(), env["NEWSROOM_KEY_PREFIX"])
+    for service in ("ingest", "enrich", "publish"):
+        print(f"\n--- {service}: " + profile_summary(LOGS / f"{service}.prof", len(items)))
 
 
 async def run_pass_through(
@@ -198,6 +221,8 @@ def main() -> None:
             indent=2,
         )
     )
+    if os.environ.get("BENCH_PROFILE") == "1":
+        asyncio.run(profile_pass_through(reuters_items(400, f"profile{run}")))
     print(f"\nfigures saved to {out.relative_to(ROOT)}; service logs in {Path(LOGS).relative_to(ROOT)}")
 
 
