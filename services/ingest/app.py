@@ -489,7 +489,7 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
                     skipped = route.get("decision") == "skip"
                     state = "skipped" if skipped else "queued"
                     outlets[str(route["outlet"])] = OutletState(state=state, at=at, detail=route)
-        elif event.startswith("delivery:") and entry.get("result") in _DELIVERY_STATES:
+        elif event.startswith("delivery:") and str(entry.get("result")) in _DELIVERY_STATES:
             detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service") and v is not None}
             state = _DELIVERY_STATES[str(entry["result"])]
             outlets[event.removeprefix("delivery:")] = OutletState(state=state, at=at, detail=detail)
