@@ -85,3 +85,13 @@ def test_dockerfile_installs_locked_deps_before_the_code_and_runs_unprivileged(d
     assert user[-1].split()[1] not in ("root", "0")
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert any(line.startswith("FROM python:3.11") for line in lines)
+
+
+def test_the_image_carries_everything_a_service_loads_at_run_time(dockerfile: str) -> None:
+    copied = {
+        line.split()[1]
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    }
+    # shared/ and services/ are the code; models/ is the fine-tuned NER pipeline enrich loads.
+    assert {"shared", "services", "models"} <= copied
