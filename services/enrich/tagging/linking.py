@@ -30,12 +30,16 @@ _OVERRULING_LEVELS = {"country", "region", "organisation", "person"}
 
 # Words that qualify a place name without changing which place it is.
 _MODIFIERS = {"Greater", "Central", "Northern", "Southern", "Eastern", "Western", "Arab", "Old", "Downtown"}
+# Headline abbreviations of a compass word that begins a place name.
+_COMPASS_ABBREVIATIONS = {"N. ": "North ", "S. ": "South ", "E. ": "East ", "W. ": "West "}
 
 
 @dataclass(frozen=True)
 class Context:
     countries: frozenset[str]
     dateline: frozenset[str]  # entry ids of the dateline place
+    # Countries the story names outright (as a country or a curated region like "Scotland").
+    named: frozenset[str] = frozenset()
 
 
 def name_forms(surface: str) -> list[str]:
@@ -45,6 +49,9 @@ def name_forms(surface: str) -> list[str]:
     for prefix in ("the ", "The ", "ex-", "pro-", "anti-"):
         if surface.startswith(prefix):
             forms.append(surface[len(prefix) :])
+    for short, full in _COMPASS_ABBREVIATIONS.items():
+        if surface.startswith(short) and len(surface) > len(short):  # "N. Korea", "S. Africa"
+            forms.append(full + surface[len(short) :])
     for suffix in ("-based", "-led", "-backed", "-born", "-made"):
         if surface.endswith(suffix):
             forms.append(surface[: -len(suffix)])
@@ -102,6 +109,12 @@ def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context)
     if not allowed:
         return None
     return max(allowed, key=lambda pair: score(pair[0], pair[1], kind, context))[1]
+
+
+def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
+    """A small town NER called a place, when the story names its country ("Lockerbie", Scotland)."""
+    towns = [entry for entry in kb.towns.get(surface, []) if entry.country in context.named]
+    return max(towns, key=lambda entry: entry.population) if towns else None
 
 
 def government_of(kb: KnowledgeBase, entry: Entry, word_before: str, in_dateline: bool) -> Entry | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
-from services.enrich.tagging.linking import Context, best_entry, candidates, government_of
+from services.enrich.tagging.linking import Context, best_entry, candidates, government_of, town_in_context
 from services.enrich.tagging.relevance import Seen, relevance
 from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs, unwrap
 from shared.story import EntityTag, Mention, Story
@@ -322,6 +322,7 @@ class Tagger:
 
     def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, int]:
         countries: set[str] = set()
+        named: set[str] = set()
         for span in found:
             surface = layout.kb_text[span.start : span.end]
             if span.kind == "demonym":
@@ -335,6 +336,8 @@ class Tagger:
             homes = {entry.country for _, entry in pairs}
             if len(homes) == 1 and None not in homes:
                 countries |= {country for country in homes if country}
+                if any(entry.level in ("country", "region") for _, entry in pairs):
+                    named |= {country for country in homes if country}
         dateline: set[str] = set()
         dateline_at = -1
         names = [item.located] if item.located else []
@@ -356,7 +359,7 @@ class Tagger:
                 chosen = max(places, key=lambda e: (e.level == "country", e.population))
                 dateline.add(chosen.id)
                 countries |= {chosen.country} if chosen.country else set()
-        return Context(frozenset(countries | within), frozenset(dateline)), dateline_at
+        return Context(frozenset(countries | within), frozenset(dateline), frozenset(named)), dateline_at
 
     def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
         text = layout.kb_text
@@ -384,6 +387,8 @@ class Tagger:
             else:
                 kind = span.kind
                 entry = best_entry(candidates(self.kb, surface, surface.isupper()), kind, context)
+                if entry is None and kind == "place" and span.source == "ner":
+                    entry = town_in_context(self.kb, surface, context)
                 if entry is not None:
                     kind = entry.kind
                     if span.source == "ner" and not how.startswith("kb-only"):
