@@ -35,6 +35,17 @@ def make_redis(settings: Settings) -> RedisClient:
     )
 
 
+async def discover(redis: RedisClient) -> None:
+    """Let a cluster client learn its nodes before anything uses it concurrently.
+
+    redis-py's async cluster client discovers the nodes on first use, and commands
+    racing into that discovery fail inside redis-py (`'NoneType' ... 'writelines'`).
+    A single Redis needs nothing.
+    """
+    if isinstance(redis, RedisCluster):
+        await redis.initialize()
+
+
 def make_broker(settings: Settings, **kwargs: Any) -> Broker:
     # FastStream logs every message at INFO; our handlers log what matters with the story id.
     kwargs.setdefault("log_level", logging.DEBUG)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from redis.exceptions import ResponseError
 
-from shared.connections import Broker, RedisClient
+from shared.connections import Broker, RedisClient, discover
 from shared.logging import get_logger
 from shared.metrics import (
     DEAD_LETTER_ENTRIES,
@@ -87,6 +87,7 @@ def worker_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await discover(redis)
         await ensure_groups(redis, streams)
         if on_start:
             await on_start()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared.connections import RedisClient, make_redis
+from shared.connections import RedisClient, discover, make_redis
 from shared.settings import Settings
 from tests.helpers.redis_target import RedisTarget, single_redis_url
 
@@ -79,6 +79,7 @@ def settings(redis_target: RedisTarget, prefix: str, tmp_path: Path) -> Settings
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     client = make_redis(settings)
+    await discover(client)
     yield client
     # Test-only cleanup by pattern; the services never scan.
     try:

@@ -48,7 +48,7 @@ from services.ingest.responses import BatchResult, ItemResult, OutletState, Stor
 from services.ingest.schemas import NinjsSchemas
 from shared import status
 from shared.config import NewsroomConfig, Partner, load_config
-from shared.connections import RedisClient, make_redis
+from shared.connections import RedisClient, discover, make_redis
 from shared.events import StoryReceived, utcnow
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
@@ -131,13 +131,10 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # A cluster client discovers its nodes on first use; requests racing into that
-        # discovery fail inside redis-py, so discover once before serving.
-        if hasattr(redis, "initialize"):
-            try:
-                await redis.initialize()
-            except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
-                log.warning("redis not reachable at startup", error=repr(exc))
+        try:
+            await discover(redis)
+        except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
+            log.warning("redis not reachable at startup", error=repr(exc))
         yield
         await redis.aclose()
 
