@@ -24,9 +24,9 @@ from tests.faults.timings import FAULT_ENV
 from tests.helpers.cluster import LocalCluster
 from tests.helpers.pipeline import (
     Pipeline,
+    assert_nothing_pending,
     delivered_versions,
     ninjs_item,
-    pending_counts,
     redeliveries,
     wait_until,
     write_config,
@@ -102,10 +102,7 @@ async def test_primary_holding_live_keys_stops_and_restarts(tmp_path: Path) -> N
                 gap = max(b - a for a, b in itertools.pairwise(times))
                 assert gap < 20.0, f"ingest outage {gap:.1f} s"
 
-                async def drained() -> bool:
-                    return sum((await pending_counts(redis, settings)).values()) == 0
-
-                assert await wait_until(drained, 30), await pending_counts(redis, settings)
+                await assert_nothing_pending(redis, settings)
                 print(
                     f"\ncluster: stopped primary :{victim} for "
                     f"{outage['restarted'] - outage['stopped']:.1f} s (until cluster_state ok); "

@@ -19,10 +19,10 @@ from tests.helpers.pipeline import (
     PARTNER_KEY,
     SECRETS,
     Pipeline,
+    assert_nothing_pending,
     assert_signed,
     delivered_versions,
     ninjs_item,
-    pending_counts,
     redeliveries,
     wait_until,
     write_config,
@@ -100,10 +100,7 @@ async def test_sigkill_enrich_then_publish_mid_flow_loses_nothing_and_delivers_o
             assert all(len(versions) == 1 for versions in got.values()), "a version delivered twice"
             assert_signed(outlet, SECRETS["alpha"])
 
-            async def drained() -> bool:
-                return sum((await pending_counts(redis, settings)).values()) == 0
-
-            assert await wait_until(drained, 30), await pending_counts(redis, settings)
+            await assert_nothing_pending(redis, settings)
             print(f"\n{total} stories, raw redeliveries at the outlet: {redeliveries(outlet)}")
 
 

@@ -29,6 +29,7 @@ from tests.faults.own_redis import OwnRedis
 from tests.faults.timings import FAULT_ENV
 from tests.helpers.pipeline import (
     Pipeline,
+    assert_nothing_pending,
     delivered_versions,
     ninjs_item,
     pending_counts,
@@ -105,10 +106,7 @@ async def test_redis_crash_and_restart_mid_run(appendfsync: str, tmp_path: Path)
                 got = delivered_versions(outlet)
                 assert all(len(v) == 1 for v in got.values()), "a version delivered twice"
 
-                async def drained() -> bool:
-                    return sum((await pending_counts(redis, settings)).values()) == 0
-
-                assert await wait_until(drained, 30), await pending_counts(redis, settings)
+                await assert_nothing_pending(redis, settings)
                 print(
                     f"\nappendfsync {appendfsync}: {len(acked)} acknowledged, {len(lost)} lost "
                     f"(window allows ≤2 s), partner 503/retries {pipeline.sent.retries_503}, "

@@ -20,10 +20,10 @@ from tests.faults.timings import FAULT_ENV
 from tests.helpers.pipeline import (
     SECRETS,
     Pipeline,
+    assert_nothing_pending,
     assert_signed,
     delivered_versions,
     ninjs_item,
-    pending_counts,
     redeliveries,
     wait_until,
     write_config,
@@ -88,10 +88,7 @@ async def test_sigkill_workers_while_2000_stories_flow(
                 assert not twice, f"{name}: versions delivered more than once: {twice[:5]}"
                 assert_signed(receiver, SECRETS[name])
 
-            async def nothing_pending() -> bool:
-                return sum((await pending_counts(redis, settings)).values()) == 0
-
-            assert await wait_until(nothing_pending, 30), await pending_counts(redis, settings)
+            await assert_nothing_pending(redis, settings)
             print(
                 f"\n{total} stories ({len(urgent)} of urgency 1-3 for gamma); killed {', '.join(kills)}; "
                 f"posted in {posted:.1f} s, "

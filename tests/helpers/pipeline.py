@@ -243,3 +243,12 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+async def assert_nothing_pending(redis: RedisClient, settings: Settings, timeout: float = 30) -> None:
+    """Wait until no pipeline stream holds a read-but-unacknowledged entry; fail with the counts."""
+
+    async def drained() -> bool:
+        return sum((await pending_counts(redis, settings)).values()) == 0
+
+    assert await wait_until(drained, timeout), await pending_counts(redis, settings)
