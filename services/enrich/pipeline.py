@@ -39,7 +39,7 @@ class Enricher:
             batch = await asyncio.to_thread(self.tagger.tag_many, [event.story for event in received])
             for enrichment, tags in zip(enrichments, batch, strict=True):
                 enrichment.people, enrichment.organisations = tags.people, tags.organisations
-                enrichment.places = tags.places
+                enrichment.places, enrichment.events = tags.places, tags.events
         # Links use the entity tags, so they come after tagging; one story at a time,
         # in arrival order, so a story can link to one earlier in the same batch.
         for event, enrichment in zip(received, enrichments, strict=True):

@@ -223,6 +223,27 @@ def test_plain_text_dateline_after_the_headline_names_the_place(tagger: Tagger) 
     assert "iso3166-1:GB" not in by_id(london.places)
 
 
+def test_events_are_tagged_with_the_series_they_belong_to(tagger: Tagger) -> None:
+    tags = tag_one(
+        tagger,
+        "The Tour de France will start in Barcelona, a year after the Paris Olympics. "
+        "Veterans of the Second World War attended, as at every Olympic Games since the 1948 Olympics.",
+        headline="Cycling's Tour de France Starts in Spain",
+    )
+    events = by_id(tags.events)
+    assert set(events) >= {"kb:event/tour-de-france", "kb:event/olympic-games", "kb:event/world-war-ii"}
+    olympics = events["kb:event/olympic-games"]
+    assert olympics.kind == "event"
+    assert olympics.uri == "urn:newsroom:kb:event/olympic-games"
+    # One tag for every spelling and edition ("the Paris Olympics", "the 1948 Olympics").
+    assert {m.text for m in olympics.mentions} == {"Olympics", "Olympic Games"}
+    assert len(olympics.mentions) == 3
+    # In the headline and the lede: about the story, not a passing mention.
+    assert events["kb:event/tour-de-france"].relevance > events["kb:event/world-war-ii"].relevance
+    assert "Olympics" not in names(tags.organisations) | names(tags.places)
+    assert tags.ninjs()["events"][0]["kind"] == "event"
+
+
 def test_editors_extra_kb_adds_and_overrides_without_code(tmp_path: Path) -> None:
     extra = tmp_path / "newsroom-kb.toml"
     extra.write_text(
@@ -255,8 +276,12 @@ async def test_enricher_fills_the_ninjs_tag_fields(tagger: Tagger) -> None:
     assert names(enriched.people) == {"Ahmet Davutoglu"}
     assert names(enriched.organisations) == {"Reuters"}
     assert "Ankara" in names(enriched.places)
+    olympic = story.model_copy(update={"body_html": "<p>Paris hosted the Olympics, Reuters said.</p>"})
+    olympic_event = event.model_copy(update={"story": olympic})
+    (with_event,) = await Enricher(Settings(), tagger=tagger).enrich_batch([olympic_event])
+    assert [tag.literal for tag in with_event.events] == ["kb:event/olympic-games"]
     (passed,) = await Enricher(Settings(tagging=False)).enrich_batch([event])
-    assert passed.people == passed.organisations == passed.places == []
+    assert passed.people == passed.organisations == passed.places == passed.events == []
 
 
 def test_cli_prints_tags_of_text_and_jsonl(tmp_path: Path) -> None:
@@ -286,6 +311,7 @@ def test_cli_prints_tags_of_text_and_jsonl(tmp_path: Path) -> None:
         "provenance": "ner+kb",
     }
     assert rows[1]["people"][0]["literal"] == "kb:person/emmanuel-macron"
+    assert rows[0]["events"] == []
 
 
 def test_published_sample_article_is_tagged_as_an_editor_would(tagger: Tagger) -> None:

@@ -1,4 +1,4 @@
-"""Entity tags: people, organisations and places linked to a knowledge base (see tagger.py)."""
+"""Entity tags: people, organisations, places and events linked to a knowledge base (see tagger.py)."""
 
 from services.enrich.tagging.tagger import Tagger, Tags, TextItem
 

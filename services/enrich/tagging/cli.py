@@ -3,7 +3,7 @@
 newsroom tag story.json             ninjs, NewsML-G2/NITF XML or plain text → JSON tags
 newsroom tag - < story.txt          the same from stdin
 newsroom tag --jsonl corpus.jsonl   {"id", "headline", "body", "language"} per line →
-                                    {"id", "people", "organisations", "places"} per line
+                                    {"id", "people", "organisations", "places", "events"} per line
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ KbExtra = Annotated[Path | None, typer.Option(help="Editors' KB file (default: N
 
 
 def tag(source: Source, jsonl: JsonLines = False, model: Model = None, kb_extra: KbExtra = None) -> None:
-    """Print the people, organisations and places of a story, with ids, relevance and offsets."""
+    """Print the people, organisations, places and events of a story, with ids, relevance and offsets."""
     tagger = _tagger(model, kb_extra)
     if jsonl:
         stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115

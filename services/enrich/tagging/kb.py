@@ -21,9 +21,18 @@ from typing import Any, Literal
 
 from services.enrich.tagging.geonames import GENERIC_NAMES, Place
 
-Kind = Literal["person", "organisation", "place"]
+Kind = Literal["person", "organisation", "place", "event"]
 Level = Literal[
-    "country", "region", "area", "continent", "state", "subdivision", "city", "organisation", "person"
+    "country",
+    "region",
+    "area",
+    "continent",
+    "state",
+    "subdivision",
+    "city",
+    "organisation",
+    "person",
+    "event",
 ]
 
 KB_DIR = Path(__file__).with_name("kb")
@@ -323,6 +332,7 @@ def load_curated(kb: KnowledgeBase, path: Path, editor: bool = False) -> None:
         ("place", "place"),
         ("organisation", "organisation"),
         ("person", "person"),
+        ("event", "event"),
     )
     for section, kind in sections:
         for item in data.get(section, []):
@@ -354,7 +364,7 @@ def prior(entry: Entry) -> float:
     match entry.level:
         case "country":
             return 4.0
-        case "region" | "continent" | "organisation" | "person":
+        case "region" | "continent" | "organisation" | "person" | "event":
             return 3.5
         case "area":
             return 3.0

@@ -25,7 +25,7 @@ LOCATIVE = {
 # Kinds may change only towards entries precise enough to overrule NER: "Japan"
 # tagged ORG in sports copy is the national team (a country); "Barcelona" tagged
 # ORG is the club, not the city.
-_OVERRULING_LEVELS = {"country", "region", "organisation", "person"}
+_OVERRULING_LEVELS = {"country", "region", "organisation", "person", "event"}
 
 
 # Words that qualify a place name without changing which place it is.
@@ -54,6 +54,10 @@ def name_forms(surface: str) -> list[str]:
     for short, full in _COMPASS_ABBREVIATIONS.items():
         if surface.startswith(short) and len(surface) > len(short):  # "N. Korea", "S. Africa"
             forms.append(full + surface[len(short) :])
+    for form in list(forms):
+        year, _, rest = form.partition(" ")
+        if len(year) == 4 and year.isdigit() and rest[:1].isupper():  # "1936 Olympics", "2026 Asian Games"
+            forms.append(rest)
     for suffix in ("-based", "-led", "-backed", "-born", "-made"):
         if surface.endswith(suffix):
             forms.append(surface[: -len(suffix)])

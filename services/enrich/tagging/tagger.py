@@ -1,4 +1,4 @@
-"""The entity tagger: the distinct people, organisations and places of each story, linked to the KB.
+"""The entity tagger: the distinct people, organisations, places and events of each story, linked to the KB.
 
 Detection combines the statistical NER model (English paragraphs only) with exact
 matching of the KB's precise aliases (every paragraph, so a French caption still
@@ -30,9 +30,9 @@ from services.enrich.tagging.relevance import Seen, relevance
 from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs, unwrap
 from shared.story import EntityTag, Mention, Story
 
-FoundKind = Literal["person", "organisation", "place", "demonym"]
+FoundKind = Literal["person", "organisation", "place", "event", "demonym"]
 
-# spaCy's OntoNotes labels and CoNLL's, onto the three kinds editors tag.
+# spaCy's OntoNotes labels and CoNLL's, onto the four kinds editors tag.
 NER_KINDS: dict[str, FoundKind] = {
     "PERSON": "person",
     "PER": "person",
@@ -40,6 +40,7 @@ NER_KINDS: dict[str, FoundKind] = {
     "GPE": "place",
     "LOC": "place",
     "FAC": "place",
+    "EVENT": "event",
     "NORP": "demonym",
     "MISC": "demonym",
 }
@@ -49,6 +50,25 @@ NOT_NAMES = frozenset(
     {"Dozens", "Hundreds", "Thousands", "Millions", "Scores", "Several", "Many", "Officials"}
     | {"ET", "GMT", "UTC", "EST", "EDT", "CET", "BST", "PT"}
 )
+
+
+def _display_name(surface: str) -> str:
+    """An unlinked tag's name: its longest spelling, on one line, without a leading article."""
+    words = surface.split()
+    if len(words) > 1 and words[0] in ("the", "The"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def _event_name(surface: str) -> bool:
+    """Whether an event NER found reads like one: a capitalised word besides the article
+    and figures ("the 1998" is a date), and not a line of results ("ST LOUIS 9")."""
+    words = [w for w in surface.split() if w not in ("the", "The")]
+    if not any(w[:1].isupper() and w.isalpha() for w in words):
+        return False
+    return not (surface.isupper() and any(c.isdigit() for c in surface))
+
+
 _TOKEN = re.compile(r"\w+(?:[.&\-]\w+)*\.?")
 # "MOSCOW, Idaho (Reuters) -", "BRUSSELS 1996-08-22": the place, and what qualifies it.
 _DATELINE = re.compile(r"^([A-Z][A-Z.'\- ]{2,}?)(?:,\s*([^(\n]{1,30}?))?\s*(?:\(|[-–—]|\d{4}-\d\d-\d\d)")
@@ -83,12 +103,13 @@ class Tags:
     people: list[EntityTag] = field(default_factory=list)
     organisations: list[EntityTag] = field(default_factory=list)
     places: list[EntityTag] = field(default_factory=list)
+    events: list[EntityTag] = field(default_factory=list)
 
     def ninjs(self) -> dict[str, Any]:
-        """The ninjs 2.x `people`/`organisations`/`places` arrays, with offsets and provenance."""
+        """The ninjs 2.x `people`/`organisations`/`places`/`events` arrays, with offsets and provenance."""
         return {
             name: [tag.model_dump(exclude_none=True) for tag in getattr(self, name)]
-            for name in ("people", "organisations", "places")
+            for name in ("people", "organisations", "places", "events")
         }
 
 
@@ -271,7 +292,7 @@ class Tagger:
             if kind is None or (kind == "demonym" and not resolvable):
                 blocked.append((span.start, span.end))
                 continue
-            if surface in NOT_NAMES:
+            if surface in NOT_NAMES or (kind == "event" and not resolvable and not _event_name(surface)):
                 continue
             if any(
                 k.start <= span.start and k.end >= span.end and k.end - k.start > span.end - span.start
@@ -500,7 +521,7 @@ class Tagger:
             surfaces = [m.text for m in mentions]
             score = relevance(seen)
             tag = EntityTag(
-                name=entry.name if entry else " ".join(max(surfaces, key=len).split()),
+                name=entry.name if entry else _display_name(max(surfaces, key=len)),
                 # Every linked tag has a URI (related-story links key on it): GeoNames where
                 # there is one, else a URN of the stable KB id.
                 uri=(entry.uri or f"urn:newsroom:{entry.id}") if entry else None,
@@ -511,9 +532,8 @@ class Tagger:
                 mentions=mentions,
                 provenance=",".join(sorted({m.provenance for m in mentions})),
             )
-            {"person": tags.people, "organisation": tags.organisations, "place": tags.places}[kind].append(
-                tag
-            )
-        for bucket in (tags.people, tags.organisations, tags.places):
+            buckets = {"person": tags.people, "organisation": tags.organisations, "place": tags.places}
+            buckets.get(kind, tags.events).append(tag)
+        for bucket in (tags.people, tags.organisations, tags.places, tags.events):
             bucket.sort(key=lambda t: (-t.relevance, t.mentions[0].start))
         return tags
