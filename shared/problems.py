@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,26 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "https://newsroom.example/problems/"
+
+
+# Where redis-py's asyncio connection code lives, for telling its leaked transport errors
+# from our own bugs.
+_REDIS_ASYNCIO = f"{os.sep}redis{os.sep}asyncio{os.sep}"
+
+
+def broken_redis_connection(exc: BaseException) -> bool:
+    """A TypeError/AttributeError raised inside redis-py's asyncio client: a connection the
+    peer closed (a restarting node, a reset idle connection) surfaces as "'NoneType' object
+    has no attribute 'writelines'" instead of ConnectionError (redis/redis-py#4287). That is
+    an outage to answer 503, not a bug in our code — which raises from its own frames."""
+    if not isinstance(exc, TypeError | AttributeError):
+        return False
+    frame = exc.__traceback__
+    while frame is not None:
+        if _REDIS_ASYNCIO in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 class Problem(Exception):
@@ -99,6 +120,9 @@ def install_problem_handlers(app: FastAPI, retry_after_seconds: int = 5) -> None
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if broken_redis_connection(exc):
+            log.warning("redis connection broken", path=request.url.path, error=repr(exc))
+            return await _redis_down(request, exc)
         log.error("unexpected error", path=request.url.path, error=repr(exc), exc_info=exc)
         problem = Problem(
             500, "internal", "Internal error", "The service failed unexpectedly; the error was logged."

@@ -52,7 +52,7 @@ from shared.connections import RedisClient, discover, make_redis
 from shared.events import StoryReceived, utcnow
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
-from shared.problems import PROBLEM_JSON, Problem, install_problem_handlers
+from shared.problems import PROBLEM_JSON, Problem, broken_redis_connection, install_problem_handlers
 from shared.settings import Settings
 from shared.streams import Streams, backlog, groups_present
 
@@ -283,7 +283,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     headers=retry_after,
                 )
             outcome = await acceptor.accept(partner.id, events, limit)
-        except (RedisError, RedisClusterException, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
             if not _is_outage(exc):
                 raise
             log.warning("nothing stored: redis unavailable", error=repr(exc))
@@ -378,7 +378,9 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             fields["expires"] = story.expires.isoformat()
         try:
             await status.record(redis, keys, story_id, "received", fields, service="ingest")
-        except (RedisError, RedisClusterException, OSError) as exc:
+        except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
+            if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
+                raise
             # The story is already durably on the stream; enrich records its own status.
             log.warning("status not recorded", error=repr(exc))
 
@@ -448,6 +450,8 @@ def _is_outage(exc: BaseException) -> bool:
     """
     if isinstance(exc, ClusterDownError | TryAgainError | BusyLoadingError):
         return True
+    if isinstance(exc, TypeError | AttributeError):
+        return broken_redis_connection(exc)
     return not isinstance(exc, ResponseError)
 
 
