@@ -80,6 +80,13 @@ def problem_response(problem: Problem, instance: str | None = None) -> JSONRespo
     )
 
 
+def readiness(reason: str | None) -> JSONResponse:
+    """The /readyz answer: 200 when there is no reason not to serve, else 503 with it."""
+    if reason is None:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
+
+
 def install_problem_handlers(app: FastAPI, retry_after_seconds: int = 5) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:

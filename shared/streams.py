@@ -71,6 +71,25 @@ async def groups_present(redis: RedisClient, streams: Iterable[Stream]) -> bool:
     return True
 
 
+async def not_ready_reason(redis: RedisClient, streams: Iterable[Stream]) -> str | None:
+    """Why a service cannot serve yet — Redis not answering or not serving its slots, a
+    stream or consumer group not created — or None when it can. /readyz answers with it."""
+    try:
+        await redis.ping()
+        for stream in streams:
+            try:
+                groups = await redis.xinfo_groups(stream.name)
+            except ResponseError as exc:
+                if "no such key" not in str(exc).lower():
+                    raise  # CLUSTERDOWN, LOADING, TRYAGAIN: Redis is not serving, see below
+                return f"stream {stream.name} does not exist yet"
+            if stream.group not in {_text(g["name"]) for g in groups}:
+                return f"consumer group {stream.group!r} missing on {stream.name}"
+    except Exception as exc:
+        return f"redis not serving: {exc!r}"
+    return None
+
+
 async def encode_event(event: BaseModel, trace_id: str | None = None) -> bytes:
     """FastStream's own envelope, so FastStream subscribers decode our Lua-written entries."""
     return await BinaryMessageFormatV1.encode(

@@ -27,13 +27,13 @@ from shared.metrics import (
     STREAM_OLDEST_PENDING_SECONDS,
     STREAM_PENDING,
 )
-from shared.problems import install_problem_handlers
+from shared.problems import install_problem_handlers, readiness
 from shared.settings import Settings
 from shared.streams import (
     Stream,
     backlog,
     ensure_groups,
-    groups_present,
+    not_ready_reason,
     prune_consumers,
     trim_processed,
 )
@@ -116,14 +116,7 @@ def worker_app(
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        try:
-            await redis.ping()
-            ready = await groups_present(redis, streams)
-        except Exception as exc:
-            return JSONResponse({"status": "not ready", "reason": repr(exc)}, status_code=503)
-        if not ready:
-            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return readiness(await not_ready_reason(redis, streams))
 
     return app
 

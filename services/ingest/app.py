@@ -52,9 +52,15 @@ from shared.connections import RedisClient, discover, make_redis
 from shared.events import StoryReceived, utcnow
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
-from shared.problems import PROBLEM_JSON, Problem, broken_redis_connection, install_problem_handlers
+from shared.problems import (
+    PROBLEM_JSON,
+    Problem,
+    broken_redis_connection,
+    install_problem_handlers,
+    readiness,
+)
 from shared.settings import Settings
-from shared.streams import Streams, backlog, groups_present
+from shared.streams import Streams, backlog, not_ready_reason
 
 log = get_logger(__name__)
 
@@ -180,14 +186,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        try:
-            await redis.ping()
-            ready = await groups_present(redis, streams.all())
-        except Exception as exc:
-            return JSONResponse({"status": "not ready", "reason": repr(exc)}, status_code=503)
-        if not ready:
-            return JSONResponse({"status": "not ready", "reason": "consumer groups missing"}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return readiness(await not_ready_reason(redis, streams.all()))
 
     @app.post(
         "/v1/stories",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.connections import RedisClient, make_broker
+from shared.connections import RedisClient, make_broker, make_redis
 from shared.consuming import BatchHandler, Entry, StreamConsumer
 from shared.settings import Settings
 from shared.streams import (
@@ -18,9 +18,11 @@ from shared.streams import (
     append_once,
     encode_event,
     ensure_groups,
+    not_ready_reason,
     prune_consumers,
     trim_processed,
 )
+from tests.helpers.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -182,3 +184,25 @@ async def test_consumers_of_past_processes_are_pruned_only_when_idle_and_empty(
     assert await prune_consumers(redis, stream, idle_ms=10) == ["empty"]
     names = {c["name"] for c in await redis.xinfo_consumers(stream.name, stream.group)}
     assert names == {b"holds-pending"}
+
+
+async def test_readiness_names_what_is_missing_and_a_redis_that_does_not_answer(
+    settings: Settings, redis: RedisClient
+) -> None:
+    stream = Stream(f"{settings.key_prefix}:ready", "publish")
+    reason = await not_ready_reason(redis, [stream])
+    assert reason is not None
+    assert "does not exist" in reason
+    await redis.xadd(stream.name, {"x": "1"})
+    reason = await not_ready_reason(redis, [stream])
+    assert reason is not None
+    assert "consumer group 'publish' missing" in reason
+    await ensure_groups(redis, [stream])
+    assert await not_ready_reason(redis, [stream]) is None
+    nobody = make_redis(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    try:
+        reason = await not_ready_reason(nobody, [stream])
+    finally:
+        await nobody.aclose()
+    assert reason is not None
+    assert reason.startswith("redis not serving")
