@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -136,8 +137,11 @@ def up(
                 console.print(f"[red]{name} did not become ready; see its log above[/red]")
                 stop()
         if demo:
-            stories = sorted(Path("examples/stories").glob("*.json"))
-            send(stories, url="http://127.0.0.1:8001", key="demo-partner-key")
+            run = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            stories = demo_stories(sorted(Path("examples/stories").glob("*.json")), run)
+            console.print(f"sending the demo stories as run {run} (a new run sends them anew)")
+            if _post_all(stories, url="http://127.0.0.1:8001", key="demo-partner-key"):
+                console.print("[yellow]some demo stories were refused; see above[/yellow]")
         console.print(
             "\n[bold green]Newsroom is running.[/bold green]\n"
             "  ingest API + docs   http://127.0.0.1:8001/docs\n"
@@ -162,24 +166,44 @@ def send(
     key: Annotated[str, typer.Option(envvar="NEWSROOM_API_KEY")] = "demo-partner-key",
 ) -> None:
     """Post story files to ingest, with a progress bar."""
+    stories = [(path.name, path.read_bytes(), _content_type(path)) for path in paths]
+    if _post_all(stories, url=url, key=key):
+        raise typer.Exit(1)
+
+
+def _content_type(path: Path) -> str:
+    return "application/xml" if path.suffix == ".xml" else "application/json"
+
+
+def demo_stories(paths: list[Path], run: str) -> list[tuple[str, bytes, str]]:
+    """The demo feed for one `newsroom up`: each story's URI gets the run's id, so a second
+    run on the same Redis sends new stories instead of duplicates nobody sees delivered."""
+    stories = []
+    for path in paths:
+        item = json.loads(path.read_bytes())
+        item["uri"] = f"{item['uri']}:run-{run}"
+        stories.append((path.name, json.dumps(item).encode(), "application/json"))
+    return stories
+
+
+def _post_all(stories: list[tuple[str, bytes, str]], url: str, key: str) -> int:
+    """Post each (name, body, content type) to ingest with a progress bar; the failures."""
     failures = 0
     with httpx.Client(base_url=url, timeout=30) as client, Progress(console=console) as progress:
-        task = progress.add_task("sending", total=len(paths))
-        for path in paths:
-            content_type = "application/xml" if path.suffix == ".xml" else "application/json"
+        task = progress.add_task("sending", total=len(stories))
+        for name, body, content_type in stories:
             response = client.post(
                 "/v1/stories",
-                content=path.read_bytes(),
+                content=body,
                 headers={"authorization": f"Bearer {key}", "content-type": content_type},
             )
             ok = response.status_code < 300
             failures += not ok
             progress.console.print(
-                f"{'✓' if ok else '✗'} {path.name}: {response.status_code} {response.text[:200]}"
+                f"{'✓' if ok else '✗'} {name}: {response.status_code} {response.text[:200]}"
             )
             progress.advance(task)
-    if failures:
-        raise typer.Exit(1)
+    return failures
 
 
 @app.command("replay-dead-letter")
