@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import redis
 
 from tests.helpers.ports import free_port
+from tests.helpers.processes import sigkill, terminate
 
 
 class OwnRedis:
@@ -66,18 +66,10 @@ class OwnRedis:
 
     def crash(self) -> None:
         """SIGKILL: whatever the fsync policy has not written yet is lost."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        sigkill(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, grace=10)
 
     def __enter__(self) -> OwnRedis:
         return self.start()

@@ -14,6 +14,24 @@ import httpx
 from tests.helpers.ports import free_port
 
 
+def sigkill(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL: no cleanup, no acks, no fsync — exactly like a crash."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ServiceProcess:
     def __init__(self, service: str, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
         self.service = service
@@ -49,19 +67,10 @@ class ServiceProcess:
         raise TimeoutError(f"{self.service} not ready:\n{self.log_tail()}")
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup, no acks, exactly like a crash."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        sigkill(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, grace=15)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
