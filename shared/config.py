@@ -69,6 +69,7 @@ class OutletFilters(_Strict):
     places: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list)
     organisations: list[str] = Field(default_factory=list)
+    events: list[str] = Field(default_factory=list)
     subjects: list[str] = Field(default_factory=list)
     pubstatus: list[str] = Field(default_factory=list)
 

@@ -70,6 +70,7 @@ def filter_mismatch(filters: OutletFilters, enriched: StoryEnriched) -> str | No
         ("places", filters.places),
         ("people", filters.people),
         ("organisations", filters.organisations),
+        ("events", filters.events),
     ):
         if wanted and not _ids(getattr(tags, kind)) & set(wanted):
             return f"no {kind} among {wanted}"

@@ -47,6 +47,7 @@ def test_each_filter_refuses_with_a_reason() -> None:
         ({"places": ["geo:1"]}, "no places among ['geo:1']"),
         ({"people": ["wd:Q1"]}, "no people among ['wd:Q1']"),
         ({"organisations": ["un"]}, "no organisations among ['un']"),
+        ({"events": ["kb:event/olympic-games"]}, "no events among ['kb:event/olympic-games']"),
         ({"subjects": ["medtop:04000000"]}, "no subject among ['medtop:04000000']"),
     ]
     for filters, reason in cases:
@@ -58,6 +59,7 @@ def test_filters_match_by_id_and_primary_language() -> None:
     tags = Enrichment(
         places=[EntityTag(name="Baku", uri="geo:587084", kind="place")],
         organisations=[EntityTag(name="UN", literal="un", kind="organisation")],
+        events=[EntityTag(name="Olympic Games", literal="kb:event/olympic-games", kind="event")],
     )
     story = event(tags=tags, subjects=[Subject(code="medtop:16000000")])
     matching = outlet(
@@ -66,6 +68,7 @@ def test_filters_match_by_id_and_primary_language() -> None:
         max_urgency=3,
         places=["geo:587084"],
         organisations=["un"],
+        events=["kb:event/olympic-games"],
         subjects=["medtop:16000000"],
         pubstatus=["usable"],
     )
