@@ -199,7 +199,8 @@ async def test_readiness_names_what_is_missing_and_a_redis_that_does_not_answer(
     assert "consumer group 'publish' missing" in reason
     await ensure_groups(redis, [stream])
     assert await not_ready_reason(redis, [stream]) is None
-    nobody = make_redis(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    unreachable = {"redis_url": f"redis://127.0.0.1:{free_port()}/0", "redis_cluster_nodes": ""}
+    nobody = make_redis(settings.model_copy(update=unreachable))
     try:
         reason = await not_ready_reason(nobody, [stream])
     finally:
