@@ -53,9 +53,10 @@ NOT_NAMES = frozenset(
 
 
 def _display_name(surface: str) -> str:
-    """An unlinked tag's name: its longest spelling, on one line, without a leading article."""
+    """An unlinked tag's name: its longest spelling, on one line, without the lower-case
+    article NER sometimes takes in ("the U.S. Open"); "The Oval" keeps its own."""
     words = surface.split()
-    if len(words) > 1 and words[0] in ("the", "The"):
+    if len(words) > 1 and words[0] == "the":
         words = words[1:]
     return " ".join(words)
 
