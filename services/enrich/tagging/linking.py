@@ -118,9 +118,10 @@ def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context)
 
 
 def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
-    """A small town NER called a place, when the story datelines it ("TOFTIR, Faroe
-    Islands") or names its country and the town has 1,000 people or more ("Lockerbie",
-    Scotland); smaller ones share their names with too many people and clubs."""
+    """A small town or a district NER called a place, when the story datelines it
+    ("LANDGRAAF, Netherlands") or names its country and the town's population is known to
+    be 1,000 or more ("Lockerbie", Scotland): GeoNames' districts carry none, and many
+    share their names with towns elsewhere."""
     forms = {surface, surface.title()} if surface.isupper() else {surface}
     towns = [
         entry

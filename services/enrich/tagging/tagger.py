@@ -404,7 +404,7 @@ class Tagger:
 
     def _dateline_place(self, name: str, within: set[str]) -> Entry | None:
         """The place a dateline names; a town the KB holds only as a small town counts
-        when the qualifier names its country ("TOFTIR, Faroe Islands")."""
+        when the qualifier names its country ("LANDGRAAF, Netherlands")."""
         pairs = candidates(self.kb, name, name.isupper())
         places = [entry for _, entry in pairs if entry.kind == "place"]
         if within:
