@@ -59,18 +59,6 @@ async def ensure_groups(redis: RedisClient, streams: Iterable[Stream]) -> None:
                 raise
 
 
-async def groups_present(redis: RedisClient, streams: Iterable[Stream]) -> bool:
-    for stream in streams:
-        try:
-            groups = await redis.xinfo_groups(stream.name)
-        except ResponseError:
-            return False
-        names = {_text(g["name"]) for g in groups}
-        if stream.group not in names:
-            return False
-    return True
-
-
 async def not_ready_reason(redis: RedisClient, streams: Iterable[Stream]) -> str | None:
     """Why a service cannot serve yet — Redis not answering or not serving its slots, a
     stream or consumer group not created — or None when it can. /readyz answers with it."""
@@ -88,6 +76,11 @@ async def not_ready_reason(redis: RedisClient, streams: Iterable[Stream]) -> str
     except Exception as exc:
         return f"redis not serving: {exc!r}"
     return None
+
+
+async def groups_present(redis: RedisClient, streams: Iterable[Stream]) -> bool:
+    """Redis answers and every stream exists with its consumer group."""
+    return await not_ready_reason(redis, streams) is None
 
 
 async def encode_event(event: BaseModel, trace_id: str | None = None) -> bytes:
