@@ -20,7 +20,7 @@ from redis.crc import key_slot
 
 from shared.connections import make_redis
 from shared.settings import Settings
-from tests.faults.timings import FAULT_ENV
+from tests.faults.timings import own_redis_env
 from tests.helpers.cluster import LocalCluster
 from tests.helpers.pipeline import (
     Pipeline,
@@ -58,13 +58,7 @@ async def test_primary_holding_live_keys_stops_and_restarts(tmp_path: Path) -> N
         settings = Settings(redis_cluster_nodes=cluster.nodes, key_prefix="cf")
         config = tmp_path / "newsroom.toml"
         write_config(config, {"alpha": outlet})
-        env = {
-            "REDIS_CLUSTER_NODES": cluster.nodes,
-            "REDIS_URL": "",
-            "NEWSROOM_KEY_PREFIX": "cf",
-            "NEWSROOM_CONFIG": str(config),
-            **FAULT_ENV,
-        }
+        env = own_redis_env(config, "cf", cluster_nodes=cluster.nodes)
         victim = owner_of(cluster, settings.keys.received)
         redis = make_redis(settings)
         try:

@@ -26,7 +26,7 @@ from shared.settings import Settings
 from shared.streams import Streams, groups_present
 from tests.faults.outlets import holding
 from tests.faults.own_redis import OwnRedis
-from tests.faults.timings import FAULT_ENV
+from tests.faults.timings import own_redis_env
 from tests.helpers.pipeline import (
     Pipeline,
     assert_nothing_pending,
@@ -54,13 +54,7 @@ async def test_redis_crash_and_restart_mid_run(appendfsync: str, tmp_path: Path)
         settings = Settings(redis_url=server.url, redis_cluster_nodes="", key_prefix="rr")
         config = tmp_path / "newsroom.toml"
         write_config(config, {"alpha": outlet})
-        env = {
-            "REDIS_URL": server.url,
-            "REDIS_CLUSTER_NODES": "",
-            "NEWSROOM_KEY_PREFIX": "rr",
-            "NEWSROOM_CONFIG": str(config),
-            **FAULT_ENV,
-        }
+        env = own_redis_env(config, "rr", redis_url=server.url)
         redis = make_redis(settings)
         streams = Streams.for_keys(settings.keys)
         try:
@@ -124,13 +118,7 @@ async def test_redis_restarting_empty_makes_workers_exit_for_their_supervisor(tm
     with OwnRedis(tmp_path / "redis", appendonly=False) as server, Receiver() as outlet:
         config = tmp_path / "newsroom.toml"
         write_config(config, {"alpha": outlet})
-        env = {
-            "REDIS_URL": server.url,
-            "REDIS_CLUSTER_NODES": "",
-            "NEWSROOM_KEY_PREFIX": "re",
-            "NEWSROOM_CONFIG": str(config),
-            **FAULT_ENV,
-        }
+        env = own_redis_env(config, "re", redis_url=server.url)
         with Pipeline(env, tmp_path) as pipeline:
             await pipeline.post_all(ninjs_item(n) for n in range(5))
             assert await wait_until(lambda: len(delivered_versions(outlet)) == 5, 30)

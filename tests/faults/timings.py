@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.conftest import FAST_TIMINGS
 
@@ -24,3 +25,15 @@ FAULT_ENV: dict[str, str] = {
     "NEWSROOM_OUTLET_TIMEOUT_SECONDS": "2",
     "NEWSROOM_PUBLISH_POLL_MS": "100",
 }
+
+
+def own_redis_env(config: Path, prefix: str, redis_url: str = "", cluster_nodes: str = "") -> dict[str, str]:
+    """Service environment for a fault test that runs its own Redis (or cluster): only that
+    server, its own key prefix and config, and the fault timings."""
+    return {
+        "REDIS_URL": redis_url,
+        "REDIS_CLUSTER_NODES": cluster_nodes,
+        "NEWSROOM_KEY_PREFIX": prefix,
+        "NEWSROOM_CONFIG": str(config),
+        **FAULT_ENV,
+    }
