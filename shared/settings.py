@@ -85,7 +85,10 @@ class Settings(BaseSettings):
     stale_after_hours: float = Field(48.0, description="A story older than this on arrival is STALE.")
     related_k: int = Field(5, description="Related links per story.")
     related_window_days: float = Field(30.0, description="How far back related links look.")
-    index_ttl_days: float = Field(400.0, description="Index entries older than this expire.")
+    index_ttl_days: float = Field(
+        400.0,
+        description="Days a story stays in the related index after we indexed it (not from its own date).",
+    )
 
     # Publish
     outlet_timeout_seconds: float = Field(
