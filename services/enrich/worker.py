@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.enrich.pipeline import build_enricher
 from shared import status
+from shared.config import NewsroomConfig, load_config
 from shared.connections import make_broker, make_redis
 from shared.consuming import Entry, StreamConsumer
 from shared.events import StoryEnriched, StoryReceived, utcnow
@@ -22,14 +23,15 @@ from shared.worker_app import worker_app
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, config: NewsroomConfig | None = None) -> FastAPI:
     settings = settings or Settings()
+    config = config or load_config(settings.config_path)
     keys = settings.keys
     streams = Streams.for_keys(keys)
     redis = make_redis(settings)
     broker = make_broker(settings)
     window_ms = int(settings.ledger_window_hours * 3600 * 1000)
-    enricher = build_enricher(settings, redis)
+    enricher = build_enricher(settings, config, redis)
     to_enriched = broker.publisher(keys.enriched, schema=StoryEnriched, title=f"{keys.enriched}:publish")
 
     async def on_story_received(

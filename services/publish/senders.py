@@ -28,7 +28,6 @@ from shared.metrics import DEAD_LETTERS, DELIVERIES, END_TO_END_SECONDS, OUTLET_
 from shared.streams import dead_letter
 
 log = get_logger(__name__)
-HOUSEKEEPING_SECONDS = 60.0
 
 
 class OutletSender:
@@ -42,6 +41,7 @@ class OutletSender:
         timeout = outlet.timeout_seconds or settings.outlet_timeout_seconds
         self.lease_ms = int((timeout + settings.delivery_lease_seconds) * 1000)
         self.poll = settings.publish_poll_ms / 1000
+        self.housekeeping_seconds = settings.housekeeping_seconds
         self.token_prefix = f"{settings.consumer_name}-{uuid.uuid4().hex[:6]}"
         self.slots = asyncio.Semaphore(self.concurrency)
         self.woken = asyncio.Event()
@@ -59,7 +59,7 @@ class OutletSender:
                     last_recovery = time.monotonic()
                     for line in await self.queue.recover():
                         log.warning("lost mid-send; queued again", outlet=self.outlet.name, result=line)
-                if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECONDS:
+                if time.monotonic() - last_housekeeping > self.housekeeping_seconds:
                     last_housekeeping = time.monotonic()
                     await self.queue.forget_finished()
                 await self._claim_and_send()
