@@ -9,39 +9,67 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.timeline import DeliveryAttempted, Entry, Routed, parse, stored
 
 TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
 
 
-async def record(
-    redis: RedisClient,
-    keys: Keys,
-    story_id: str,
-    event: str,
-    fields: dict[str, Any],
-    *,
-    service: str,
-) -> None:
-    """Set status fields and append one timeline event, atomically for this story."""
+async def record(redis: RedisClient, keys: Keys, story_id: str, entry: Entry, *, service: str) -> None:
+    """Set the entry's status fields and append it to the timeline, atomically for this story."""
     now = time.time()
     status_key, timeline_key = keys.story(story_id), keys.story_timeline(story_id)
-    entry = json.dumps({"at": now, "event": event, "service": service, **fields}, default=str)
+    stamped = entry.model_copy(update={"at": now, "service": service})
+    fields = entry.status_fields()
     flat = {
         k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
         for k, v in fields.items()
+        if v is not None
     }
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(status_key, mapping={**flat, f"{event}_at": now, "updated_at": now})
-        pipe.rpush(timeline_key, entry)
+        pipe.hset(status_key, mapping={**flat, f"{entry.event}_at": now, "updated_at": now})
+        pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
         pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
         pipe.expire(status_key, STATUS_TTL_SECONDS)
         pipe.expire(timeline_key, STATUS_TTL_SECONDS)
         await pipe.execute()
+
+
+OutletStateName = Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
+_AFTER_ATTEMPT: dict[str, OutletStateName] = {
+    "delivered": "delivered",
+    "retrying": "retrying",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+@dataclass(frozen=True)
+class OutletView:
+    state: OutletStateName
+    at: float | None
+    detail: dict[str, Any]
+
+
+def outlet_states(timeline: list[dict[str, Any]]) -> dict[str, OutletView]:
+    """Each outlet's latest state, read from the typed entries: routing says which outlets
+    got a delivery queued or skipped (and why); each delivery attempt carries its result."""
+    outlets: dict[str, OutletView] = {}
+    for raw in timeline:
+        entry = parse(raw)
+        if isinstance(entry, Routed):
+            for route in entry.routing:
+                state: OutletStateName = "skipped" if route.decision == "skip" else "queued"
+                outlets[route.outlet] = OutletView(state, entry.at, route.model_dump())
+        elif isinstance(entry, DeliveryAttempted) and entry.result in _AFTER_ATTEMPT:
+            detail = entry.model_dump(exclude={"at", "kind", "service"}, exclude_none=True)
+            outlets[entry.outlet] = OutletView(_AFTER_ATTEMPT[entry.result], entry.at, detail)
+    return outlets
 
 
 async def read(redis: RedisClient, keys: Keys, story_id: str) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from shared.logging import get_logger
 from shared.metrics import ENRICH_SECONDS
 from shared.settings import Settings
 from shared.streams import Streams, append_once
+from shared.timeline import Enriched
 from shared.worker_app import worker_app
 
 log = get_logger(__name__)
@@ -59,12 +60,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     redis, keys.enriched, keys.enriched_ledger, marker, enriched, received.trace_id, window_ms
                 )
                 await status.record(
-                    redis,
-                    keys,
-                    received.story_id,
-                    "enriched",
-                    {"stage": "enriched", "version": received.story.version},
-                    service="enrich",
+                    redis, keys, received.story_id, Enriched(version=received.story.version), service="enrich"
                 )
                 ENRICH_SECONDS.observe(per_story)
                 log.info("story enriched", entry_id=entry_id, duplicate=entry_id is None)

@@ -26,6 +26,7 @@ from shared.events import StoryEnriched
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS, DELIVERIES, END_TO_END_SECONDS, OUTLET_DISABLED, RETRIES
 from shared.streams import dead_letter
+from shared.timeline import DeliveryAttempted
 
 log = get_logger(__name__)
 
@@ -191,17 +192,17 @@ class OutletSender:
                 publisher.redis,
                 publisher.keys,
                 enriched.story_id,
-                f"delivery:{self.outlet.name}",
-                {
-                    "stage": f"delivery {result}",
-                    "outlet": self.outlet.name,
-                    "delivery_id": current.id,
-                    "version": enriched.story.version,
-                    "attempt": current.attempts,
-                    "result": result,
-                    "status_code": current.fields.get("status_code") or None,
-                    "error": current.fields.get("last_error") or None,
-                },
+                DeliveryAttempted.model_validate(
+                    {
+                        "outlet": self.outlet.name,
+                        "delivery_id": current.id,
+                        "version": enriched.story.version,
+                        "attempt": current.attempts,
+                        "result": result,
+                        "status_code": current.fields.get("status_code") or None,
+                        "error": current.fields.get("last_error") or None,
+                    }
+                ),
                 service="publish",
             ),
         ]
