@@ -9,6 +9,7 @@ nothing behind. Parsing, validation and normalisation live in pure modules
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -37,19 +38,20 @@ from services.ingest.formats import (
     ACCEPTED_TYPES,
     JSON_TYPES,
     NDJSON_TYPES,
+    WIRE_TYPES,
     XML_TYPES,
     UnsupportedType,
     media_type,
     read_items,
 )
-from services.ingest.items import ItemError, ParsedItem, PayloadError
+from services.ingest.items import ItemError, ParsedItem, PayloadError, Reading
 from services.ingest.ratelimit import RateLimit
 from services.ingest.responses import BatchResult, ItemResult, OutletState, StoryStatus
 from services.ingest.schemas import NinjsSchemas
 from shared import status
 from shared.config import NewsroomConfig, Partner, load_config
 from shared.connections import RedisClient, discover, make_redis
-from shared.events import StoryReceived, utcnow
+from shared.events import IngestWarning, StoryReceived, utcnow
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
 from shared.problems import (
@@ -99,7 +101,8 @@ _POST_DOCS: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "One ninjs item (1.x/2.x/3.x), a JSON array or NDJSON of items, a NewsML-G2 "
-        "newsItem or newsMessage, or an NITF document.",
+        "news/package item or newsMessage, an NITF or NewsML 1.2 document, or an ANPA 1312 / IPTC 7901 "
+        "wire text.",
         "content": {
             **{
                 kind: {
@@ -118,6 +121,10 @@ _POST_DOCS: dict[str, Any] = {
             **{
                 kind: {"schema": {"type": "string"}, "example": responses.NEWSML_EXAMPLE}
                 for kind in sorted(XML_TYPES)
+            },
+            **{
+                kind: {"schema": {"type": "string"}, "example": responses.IPTC7901_EXAMPLE}
+                for kind in sorted(WIRE_TYPES)
             },
         },
     }
@@ -237,9 +244,8 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             if partner is None:
                 raise unauthenticated("The Standard Webhooks signature matches no partner's secret.")
         try:
-            parsed = read_items(
-                body, request.headers.get("content-type"), partner.id, schemas, settings.max_original_bytes
-            )
+            reading = Reading(partner.id, partner.zone, partner.strict, schemas, settings.max_original_bytes)
+            parsed = read_items(body, request.headers.get("content-type"), reading)
         except UnsupportedType as exc:
             raise _unsupported(str(exc)) from None
         except PayloadError as exc:
@@ -265,6 +271,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                 story=item.story,
                 source_format=item.source_format,
                 original=item.original.decode("utf-8", "replace"),
+                warnings=item.warnings,
             )
             for item in parsed.items
             if item.story is not None
@@ -342,7 +349,10 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                 uri=story.uri,
                 version=story.version,
                 format=item.source_format,
+                warnings=item.warnings,
             )
+            if item.warnings:
+                log.info("story read with warnings", fields=[w.field for w in item.warnings])
             if result.outcome != "accepted":
                 log.info("story not forwarded", outcome=result.outcome, version=story.version)
                 return answer.model_copy(update={"current_version": result.current_version})
@@ -371,6 +381,8 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
             "pubstatus": story.pubstatus,
             "format": event.source_format,
         }
+        if event.warnings:
+            fields["warnings"] = [w.model_dump() for w in event.warnings]
         if story.embargoed:
             fields["embargoed"] = story.embargoed.isoformat()
         if story.expires:
@@ -439,6 +451,7 @@ def _not_ingested(item: ParsedItem) -> ItemResult:
         code=422,
         format=item.source_format,
         problem=responses.Problem.model_validate(problem.body()),
+        warnings=item.warnings,
     )
 
 
@@ -501,6 +514,7 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         version=int(version) if version and version.isdigit() else None,
         headline=fields.get("headline"),
         stage=fields.get("stage"),
+        warnings=_warnings(fields.get("warnings")),
         received_as=fields.get("received_as"),
         received_at=_iso(fields.get("received_at")),
         enriched_at=_iso(fields.get("enriched_at")),
@@ -508,6 +522,13 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         outlets=outlets,
         timeline=events,
     )
+
+
+def _warnings(raw: str | None) -> list[IngestWarning]:
+    try:
+        return [IngestWarning.model_validate(w) for w in json.loads(raw or "[]")]
+    except (ValueError, TypeError):
+        return []
 
 
 _DELIVERY_STATES: dict[str, Literal["retrying", "delivered", "failed", "canceled"]] = {
