@@ -13,7 +13,7 @@ early, so an unreadable embargo refuses the item (`required=True`).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from services.ingest.items import ItemError, Reading
@@ -55,6 +55,11 @@ def read_datetime(value: object, where: str, reading: Reading, *, required: bool
         zone = str(reading.timezone)
         reading.warn(where, text, f"no UTC offset; read as {zone} time")
         parsed = parsed.replace(tzinfo=reading.timezone)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 exists, but not in UTC
+        _unreadable(where, text, reading, required, "the date is outside what can be held in UTC")
+        return None
     return parsed
 
 

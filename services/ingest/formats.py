@@ -18,13 +18,17 @@ the payload.
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from services.ingest import anpa, iptc7901, newsml1
-from services.ingest.items import ItemError, ParsedItem, PayloadError, Reading
+from services.ingest.items import ItemError, ParsedItem, PayloadError, Reading, pointer
 from services.ingest.newsml import is_newsml, items_from_newsml
 from services.ingest.ninjs import detect_version, story_from_ninjs
 from services.ingest.nitf import is_nitf, story_from_nitf
@@ -66,9 +70,34 @@ def _text(body: bytes) -> str:
         ) from None
 
 
+class _Unrepresentable:
+    """A JSON number nothing downstream can hold (NaN, ±Infinity, 1e400, 5,000 digits).
+
+    Kept in the decoded document until the item's walk finds it, so the answer names
+    its field instead of the decoder failing the whole body without saying where.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _integer(text: str) -> int | _Unrepresentable:
+    return int(text) if len(text.lstrip("-")) <= sys.get_int_max_str_digits() else _Unrepresentable(text)
+
+
+def _real(text: str) -> float | _Unrepresentable:
+    number = float(text)
+    return number if math.isfinite(number) else _Unrepresentable(text)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _decode_json(text: str, line_offset: int = 0) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_integer, parse_float=_real, parse_constant=_Unrepresentable)
     except json.JSONDecodeError as exc:
         line = exc.lineno + line_offset
         raise PayloadError(
@@ -81,20 +110,49 @@ def _decode_json(text: str, line_offset: int = 0) -> Any:
         raise PayloadError("invalid-json", "Body is not valid JSON", "nesting is too deep") from None
 
 
-def _ninjs_item(item: Any, reading: Reading, original: bytes, prefix: str) -> ParsedItem:
+def _unrepresentable(document: Any) -> ItemError | None:
+    """The first value of a decoded item no story or stream can carry, with its pointer."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Unrepresentable):
+            detail = (
+                f"{value.text[:40]}{'…' if len(value.text) > 40 else ''} is not a number this API accepts"
+            )
+            return ItemError(pointer(*path), detail + " (finite, at most 4,300 digits)")
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return ItemError(
+                pointer(*path), "contains a lone UTF-16 surrogate (\\ud800-\\udfff), not a character"
+            )
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if _LONE_SURROGATE.search(key):
+                    return ItemError(pointer(*path), "a member name contains a lone UTF-16 surrogate")
+                stack.append(((*path, key), inner))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), inner) for index, inner in enumerate(value))
+    return None
+
+
+def _ninjs_item(item: Any, reading: Reading, original: Callable[[], bytes], prefix: str) -> ParsedItem:
+    unreadable = _unrepresentable(item)
+    if unreadable is not None:
+        return ParsedItem(
+            "ninjs", b"", error=ItemError(prefix + unreadable.where.rstrip("/"), unreadable.detail)
+        )
     if not isinstance(item, dict):
         return ParsedItem(
-            "ninjs", original, error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
+            "ninjs", original(), error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
         )
     version = detect_version(item, reading.declared_version)
     source = f"ninjs{version.split('.')[0]}"
     try:
         _lint(item, version, reading)
         story = story_from_ninjs(item, reading, version)
-        return ParsedItem(source, original, story=story, warnings=_prefixed(reading, prefix))
+        return ParsedItem(source, original(), story=story, warnings=_prefixed(reading, prefix))
     except ItemError as exc:
         error = ItemError(prefix + exc.where.rstrip("/"), exc.detail)
-        return ParsedItem(source, original, error=error, warnings=_prefixed(reading, prefix))
+        return ParsedItem(source, original(), error=error, warnings=_prefixed(reading, prefix))
 
 
 def _lint(item: dict[str, Any], version: str, reading: Reading) -> None:
@@ -117,6 +175,14 @@ def _prefixed(reading: Reading, prefix: str) -> list[Any]:
     return [w.model_copy(update={"field": prefix + w.field.rstrip("/")}) for w in reading.warnings]
 
 
+def _head(original: bytes, cap: int) -> bytes:
+    return original[:cap]
+
+
+def _dumped(item: Any, cap: int) -> bytes:
+    return json.dumps(item).encode()[:cap]
+
+
 def parse_json(body: bytes, reading: Reading) -> Parsed:
     document = _decode_json(_text(body))
     cap = reading.max_original
@@ -125,12 +191,12 @@ def parse_json(body: bytes, reading: Reading) -> Parsed:
             raise ItemError("/", "an empty array carries no items")
         return Parsed(
             [
-                _ninjs_item(item, reading.fresh(), json.dumps(item).encode()[:cap], f"/{index}")
+                _ninjs_item(item, reading.fresh(), partial(_dumped, item, cap), f"/{index}")
                 for index, item in enumerate(document)
             ],
             batch=True,
         )
-    return Parsed([_ninjs_item(document, reading.fresh(), body[:cap], "")], batch=False)
+    return Parsed([_ninjs_item(document, reading.fresh(), partial(_head, body, cap), "")], batch=False)
 
 
 def parse_ndjson(body: bytes, reading: Reading) -> Parsed:
@@ -140,7 +206,9 @@ def parse_ndjson(body: bytes, reading: Reading) -> Parsed:
         if not line.strip():
             continue
         item = _decode_json(line, line_offset=number - 1)
-        items.append(_ninjs_item(item, reading.fresh(), line.encode()[: reading.max_original], ""))
+        items.append(
+            _ninjs_item(item, reading.fresh(), partial(_head, line.encode(), reading.max_original), "")
+        )
     if not items:
         raise ItemError("/", "the NDJSON body carries no items")
     return Parsed(items, batch=True)

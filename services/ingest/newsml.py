@@ -21,7 +21,14 @@ from xml.etree.ElementTree import Element, tostring
 from pydantic import ValidationError
 
 from services.ingest.dates import read_datetime
-from services.ingest.items import ItemError, ParsedItem, Reading, refuse_if_blank
+from services.ingest.items import (
+    ItemError,
+    ParsedItem,
+    Reading,
+    refuse_if_blank,
+    version_number,
+    whole_number,
+)
 from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.subjects import with_parents
@@ -100,7 +107,7 @@ def story_from_news_item(item: Element, reading: Reading, path: str = "/newsItem
     fields: dict[str, Any] = {
         "partner": reading.partner,
         "uri": guid,
-        "version": _version(attribute(item, "version"), f"{path}/@version", reading),
+        "version": version_number(attribute(item, "version") or "1", f"{path}/@version"),
         "pubstatus": _status(meta, meta_path, reading),
         "type": kind,
         "versioncreated": _date(meta, "versionCreated", meta_path, reading)
@@ -152,15 +159,6 @@ def _item_type(item: Element, meta: Element | None) -> str:
     return kind if kind in (*MEDIA_TYPES, "composite") else "text"
 
 
-def _version(text: str | None, where: str, reading: Reading) -> int:
-    if text is None:
-        return 1
-    if text.isascii() and text.isdigit() and len(text) <= 9:
-        return int(text)
-    reading.warn(where, text, "not a whole version number; version 1 assumed")
-    return 1
-
-
 def _status(meta: Element | None, where: str, reading: Reading) -> str:
     qcode = attribute(child(meta, "pubStatus"), "qcode") or "stat:usable"
     status = _STATUS.get(qcode.rsplit(":", 1)[-1].lower())
@@ -178,10 +176,11 @@ def _urgency(content: Element | None, where: str, reading: Reading) -> int | Non
     text = text_of(child(content, "urgency"))
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9):
+    number = whole_number(text)
+    if number is None or not 1 <= number <= 9:
         reading.warn(f"{where}/urgency", text, "not a whole number from 1 (highest) to 9; dropped")
         return None
-    return int(text)
+    return number
 
 
 def _description(content: Element | None, kind: str) -> str:

@@ -22,7 +22,14 @@ from xml.etree.ElementTree import Element, tostring
 from pydantic import ValidationError
 
 from services.ingest.dates import read_datetime
-from services.ingest.items import ItemError, ParsedItem, Reading, refuse_if_blank
+from services.ingest.items import (
+    ItemError,
+    ParsedItem,
+    Reading,
+    refuse_if_blank,
+    version_number,
+    whole_number,
+)
 from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.subjects import with_parents
@@ -79,7 +86,7 @@ def story_from_newsml1_item(item: Element, reading: Reading, path: str, priority
     fields: dict[str, Any] = {
         "partner": reading.partner,
         "uri": uri,
-        "version": _version(text_of(child(identifier, "RevisionId")), f"{id_path}/RevisionId", reading),
+        "version": version_number(text_of(child(identifier, "RevisionId")) or "1", f"{id_path}/RevisionId"),
         "pubstatus": _status(management, management_path, reading),
         "type": kind,
         "firstcreated": _date(management, "FirstCreated", management_path, reading),
@@ -128,15 +135,6 @@ def _identity(identifier: Element | None, where: str) -> str:
     raise ItemError(where, "required: NewsItemId with ProviderId (or a PublicIdentifier) identifies the item")
 
 
-def _version(text: str | None, where: str, reading: Reading) -> int:
-    if text is None:
-        return 1
-    if text.isascii() and text.isdigit() and len(text) <= 9:
-        return int(text)
-    reading.warn(where, text, "not a whole version number; version 1 assumed")
-    return 1
-
-
 def _status(management: Element | None, where: str, reading: Reading) -> str:
     raw = (attribute(child(management, "Status"), "FormalName") or "Usable").lower()
     if raw not in _STATUS:
@@ -158,10 +156,11 @@ def _urgency(management: Element | None, priority: str | None, where: str, readi
         text, at = priority, "/NewsML/NewsEnvelope/Priority/@FormalName"
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9):
+    number = whole_number(text)
+    if number is None or not 1 <= number <= 9:
         reading.warn(at, text, "not a whole number from 1 (highest) to 9; dropped")
         return None
-    return int(text)
+    return number
 
 
 def _subjects(described: Element | None) -> list[Subject]:
@@ -228,7 +227,7 @@ def _rendition(content: Element) -> Rendition:
 
 
 def _whole(text: str | None) -> int | None:
-    return int(text) if text and text.isascii() and text.isdigit() and len(text) <= 15 else None
+    return whole_number(text) if text else None
 
 
 def _all(parent: Element | None, name: str) -> list[Element]:

@@ -13,7 +13,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.ingest.dates import read_datetime
-from services.ingest.items import ItemError, PayloadError, Reading, pointer, refuse_if_blank
+from services.ingest.items import (
+    ItemError,
+    PayloadError,
+    Reading,
+    pointer,
+    refuse_if_blank,
+    version_number,
+    whole_number,
+)
 from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.subjects import with_parents
@@ -82,7 +90,7 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
     fields: dict[str, Any] = {
         "partner": reading.partner,
         "uri": uri.strip(),
-        "version": _version(item.get("version"), reading),
+        "version": _version(item.get("version")),
         # Dates only in contentCreated/contentModified fill the item's own when it has none.
         "versioncreated": date(created_key, "versioncreated", "contentModified", "contentmodified"),
         "firstcreated": date(first_key, "firstcreated", "contentCreated", "contentcreated"),
@@ -135,14 +143,12 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
 _MEDIA = {"picture", "video", "audio", "graphic"}
 
 
-def _version(raw: Any, reading: Reading) -> int:
+def _version(raw: Any) -> int:
     if raw is None:
         return 1
-    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else None
-    if text is None or not (text.isascii() and text.isdigit() and len(text) <= 9):
-        reading.warn("/version", raw, "not a whole, non-negative version number; version 1 assumed")
-        return 1
-    return int(text)
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ItemError("/version", f"{raw!r} is not a whole, non-negative version number")
+    return version_number(raw, "/version")
 
 
 def _pubstatus(raw: Any, where: str, reading: Reading) -> str:
@@ -157,9 +163,9 @@ def _pubstatus(raw: Any, where: str, reading: Reading) -> str:
 def _urgency(raw: Any, reading: Reading) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
-        raw = int(raw.strip())  # some agencies quote it
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or not 1 <= raw <= 9:
+    if isinstance(raw, str) and (quoted := whole_number(raw)) is not None:
+        raw = quoted  # some agencies quote it
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw not in range(1, 10):
         reading.warn("/urgency", raw, "not a whole number from 1 (highest) to 9; dropped")
         return None
     return int(raw)

@@ -21,7 +21,7 @@ from xml.etree.ElementTree import Element
 from pydantic import ValidationError
 
 from services.ingest.dates import read_datetime
-from services.ingest.items import ItemError, Reading, refuse_if_blank
+from services.ingest.items import ItemError, Reading, refuse_if_blank, version_number, whole_number
 from services.ingest.sanitising import clean_html, html_to_text
 from services.ingest.subjects import with_parents
 from services.ingest.xmldocs import (
@@ -62,7 +62,7 @@ def story_from_nitf(nitf: Element, reading: Reading, base: str = "/nitf") -> Sto
     fields: dict[str, Any] = {
         "partner": reading.partner,
         "uri": uri,
-        "version": _version(du_key, reading, f"{where}/du-key"),
+        "version": _version(du_key, f"{where}/du-key"),
         "pubstatus": _status(docdata, reading, where),
         "versioncreated": issued,
         "firstcreated": issued,
@@ -133,14 +133,12 @@ def _identity(
     )
 
 
-def _version(du_key: Element | None, reading: Reading, where: str) -> int:
+def _version(du_key: Element | None, where: str) -> int:
+    """`du-key/@version`, else `@generation`; unreadable refuses the item (the registry needs it)."""
     for name in ("version", "generation"):
         text = attribute(du_key, name)
-        if text is None:
-            continue
-        if text.isascii() and text.isdigit() and len(text) <= 9:
-            return int(text)
-        reading.warn(f"{where}/@{name}", text, "not a whole version number; version 1 assumed")
+        if text is not None:
+            return version_number(text, f"{where}/@{name}")
     return 1
 
 
@@ -182,10 +180,11 @@ def _norm(docdata: Element | None, name: str, where: str, reading: Reading, *, r
 def _urgency(text: str | None, where: str, reading: Reading) -> int | None:
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9):
-        reading.warn(where, text, "not a whole number from 1 to 9; dropped")
+    number = whole_number(text)
+    if number is None or not 1 <= number <= 9:
+        reading.warn(where, text, "not a whole number from 1 (highest) to 9; dropped")
         return None
-    return int(text)
+    return number
 
 
 def _meta(nitf: Element, *names: str) -> str | None:

@@ -166,8 +166,8 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "urgency": 4,
             "version": 3,
             "firstcreated": datetime(2024, 5, 1, 16, 35, tzinfo=UTC),
-            "text": "SPRINGFIELD (AP) _ The Main Street bridge reopened on Wednesday after a two-year repair. "
-            "The mayor cut the ribbon at noon.",
+            "text": "SPRINGFIELD (AP) _ The Main Street bridge reopened on Wednesday after a two-year "
+            "repair. The mayor cut the ribbon at noon.",
         },
         [],
     ),
@@ -177,8 +177,8 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             "headline": "Wahlbeteiligung in Niedersachsen gestiegen",
             "slugline": "Wahl/Niedersachsen/Beteiligung",
             "urgency": 4,
-            "text": "Hannover (dpa) - Die Wahlbeteiligung bei der Landtagswahl lag am Sonntag bei 61 Prozent, "
-            "wie die Landeswahlleiterin mitteilte. Vor fünf Jahren waren es 58 Prozent gewesen.",
+            "text": "Hannover (dpa) - Die Wahlbeteiligung bei der Landtagswahl lag am Sonntag bei 61 "
+            "Prozent, wie die Landeswahlleiterin mitteilte. Vor fünf Jahren waren es 58 Prozent gewesen.",
         },
         ["/"],
     ),
@@ -261,26 +261,42 @@ def _error(body: bytes, content_type: str) -> ItemError:
     return item.error
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type", "where", "detail"),
-    [
-        (b'<nitf><head><docdata><date.issue norm="20240501T000000Z"/></docdata></head></nitf>',
-         "application/nitf+xml", "/nitf/head/docdata/doc-id/@id-string", "required"),
-        (b'<nitf><head><docdata><doc-id id-string="x"/></docdata></head><body><body.content> </body.content></body></nitf>',
-         "application/nitf+xml", "/nitf", "body.content"),
-        (b'<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="g"><contentMeta/></newsItem>',
-         "application/xml", "/newsItem", "contentMeta/headline"),
-        (b"<NewsML><NewsItem><Identification><NewsIdentifier/></Identification></NewsItem></NewsML>",
-         "application/xml", "/NewsML/NewsItem/Identification/NewsIdentifier", "NewsItemId"),
-        (b"\x01dpa0001 4 pol 3\r\nSlug/\r\n\x02\r\n\x03", "application/x-iptc-7901", "/", "first line after STX"),
-        (b"\x16\x16\x01a0001\x1fAP\r\nr u\x13\x11 bc-Slug 05-01 0000\r\n\x02\x03", "application/x-anpa-1312", "/", "heading"),
-        (b"plain words with no framing", "application/x-iptc-7901", "/", "no STX"),
-    ],
-    ids=["nitf-no-id", "nitf-blank", "g2-blank", "newsml1-no-id", "7901-blank", "anpa-blank", "7901-unframed"],
-)  # fmt: skip
-def test_what_cannot_be_identified_or_read_is_refused_saying_where(
-    body: bytes, content_type: str, where: str, detail: str
-) -> None:
+NITF_NO_ID = b'<nitf><head><docdata><date.issue norm="20240501T000000Z"/></docdata></head></nitf>'
+NITF_BLANK = (
+    b'<nitf><head><docdata><doc-id id-string="x"/></docdata></head>'
+    b"<body><body.content> </body.content></body></nitf>"
+)
+G2_BLANK = b'<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="g"><contentMeta/></newsItem>'
+NEWSML1_NO_ID = b"<NewsML><NewsItem><Identification><NewsIdentifier/></Identification></NewsItem></NewsML>"
+REFUSED = {
+    "nitf-no-id": (NITF_NO_ID, "application/nitf+xml", "/nitf/head/docdata/doc-id/@id-string", "required"),
+    "nitf-blank": (NITF_BLANK, "application/nitf+xml", "/nitf", "body.content"),
+    "g2-blank": (G2_BLANK, "application/xml", "/newsItem", "contentMeta/headline"),
+    "newsml1-no-id": (
+        NEWSML1_NO_ID,
+        "application/xml",
+        "/NewsML/NewsItem/Identification/NewsIdentifier",
+        "NewsItemId",
+    ),
+    "7901-blank": (
+        b"\x01dpa0001 4 pol 3\r\nSlug/\r\n\x02\r\n\x03",
+        "application/x-iptc-7901",
+        "/",
+        "after STX",
+    ),
+    "anpa-blank": (
+        b"\x16\x16\x01a0001\x1fAP\r\nr u bc-Slug 05-01 0000\r\n\x02\x03",
+        "application/x-anpa-1312",
+        "/",
+        "heading",
+    ),
+    "7901-unframed": (b"plain words with no framing", "application/x-iptc-7901", "/", "no STX"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_what_cannot_be_identified_or_read_is_refused_saying_where(case: str) -> None:
+    body, content_type, where, detail = REFUSED[case]
     error = _error(body, content_type)
     assert error.where == where
     assert detail in error.detail
