@@ -33,7 +33,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
             *renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
@@ -41,6 +41,12 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(PrintableFormatter("%(name)s %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    # Whatever stderr is when a line is written, not when logging was set up (a CLI run under
+    # a test runner's captured, later closed, stream must not break every later log line).
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def printable_values(_: object, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
