@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from services.enrich.related.features import IndexEntry
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
-from services.ingest import auth
+from shared import auth
 from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import RelatedLink, utcnow
@@ -57,13 +57,7 @@ def related_router(
         token = auth.bearer_token(request.headers)
         caller = auth.reader(config, token) if token else None
         if caller is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Not authenticated",
-                "Send 'Authorization: Bearer <partner API key or editor token>'.",
-                headers={"WWW-Authenticate": 'Bearer realm="ingest"'},
-            )
+            raise auth.unauthenticated(auth.READER_HINT, realm="ingest")
 
         def visible(entry: IndexEntry) -> bool:
             return auth.may_read(caller, entry.partner)
