@@ -37,7 +37,7 @@ from services.ingest.ratelimit import RateLimit
 from services.ingest.responses import ItemResult, OutletState, StoryStatus
 from services.ingest.schemas import NinjsSchemas
 from shared import auth, status
-from shared.config import NewsroomConfig, Partner, load_config
+from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, discover, make_broker, make_redis
 from shared.logging import get_logger
 from shared.problems import (
