@@ -26,7 +26,6 @@ from shared import status
 from shared.config import Editor
 from shared.events import StoryEnriched
 from shared.problems import Problem
-from shared.streams import decode_entry
 
 SSE_SECONDS = 25.0  # EventSource reconnects (with Last-Event-ID), so shutdowns never wait on it
 
@@ -112,25 +111,8 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         until = window.until or datetime.now(UTC)
         if until < window.since:
             raise Problem(422, "invalid-request", "Invalid time range", "`until` is before `since`.")
-        start, end = int(window.since.timestamp() * 1000), int(until.timestamp() * 1000)
-        scanned, results = 0, {"created": 0, "exists": 0, "skipped": 0}
-        cursor = f"{start}-0"
-        while True:
-            entries = await redis.xrange(keys.enriched, min=cursor, max=f"{end}-{2**64 - 1}", count=200)
-            for _entry_id, fields in entries:
-                scanned += 1
-                try:
-                    enriched = StoryEnriched.model_validate_json(decode_entry(fields))
-                except ValueError:
-                    continue
-                outcome = (await publisher.accept(enriched, [outlet]))[name]
-                results[outcome.split(":")[0] if outcome.split(":")[0] in results else "skipped"] += 1
-            if len(entries) < 200:
-                break
-            last = entries[-1][0].decode()
-            ms, _, seq = last.partition("-")
-            cursor = f"{ms}-{int(seq) + 1}"
-        return {"outlet": name, "since": window.since, "until": until, "scanned": scanned, **results}
+        report = await publisher.backfill(outlet, window.since, until)
+        return {"outlet": name, "since": window.since, "until": until, **report}
 
     @router.post("/v1/outlets/{name}/enable")
     async def enable(name: str, who: Editor = signed_in) -> dict[str, Any]:

@@ -92,8 +92,8 @@ local function version_of(base, id)
   return tonumber(redis.call('HGET', base .. 'd:' .. id, 'version') or '-1')
 end
 
--- Waiting again (retry, crash recovery): unless a newer version already waits.
-local function requeue(base, id, at, now)
+-- Waiting again (retry, crash recovery, the gate's embargo): unless a newer version already waits.
+local function requeue(base, id, at, now, status, hold_reason)
   local dkey = base .. 'd:' .. id
   local sid = redis.call('HGET', dkey, 'story_id')
   local kind = redis.call('HGET', dkey, 'kind')
@@ -108,10 +108,10 @@ local function requeue(base, id, at, now)
     end
     remember(base, sid, 'pending', id)
   end
-  set_status(base, id, 'retrying', now)
-  redis.call('HSET', dkey, 'next_attempt_at', at)
+  set_status(base, id, status, now)
+  redis.call('HSET', dkey, 'next_attempt_at', at, 'hold_reason', hold_reason)
   schedule(base, id, at)
-  return 'retrying'
+  return status
 end
 """
 
@@ -211,7 +211,7 @@ return {'idle', next_due and tostring(next_due) or ''}
 )
 
 # KEYS[1] d:ID. ARGV: base, id, token, now, outcome, status_code, error, next_ms, payload, age_label,
-#                     flags_json, disabled_reason, retention_ms
+#                     flags_json, disabled_reason, refusal_flag, retention_ms
 _FINISH = (
     _LUA_HELPERS
     + """
@@ -235,20 +235,25 @@ if outcome == 'delivered' then
   if kind ~= 'killed' and version > tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1') then
     remember(base, sid, 'sent', version)
   end
-  redis.call('PEXPIRE', dkey, tonumber(ARGV[13]))
+  redis.call('PEXPIRE', dkey, tonumber(ARGV[#ARGV]))
   return 'delivered'
 end
 if not mine or status ~= 'sending' then return status end
-if outcome == 'retry' then return requeue(base, id, tonumber(ARGV[8]), now) end
+if outcome == 'retry' then return requeue(base, id, tonumber(ARGV[8]), now, 'retrying', '') end
+if outcome == 'wait' then
+  -- The gate held it back (embargo): not an attempt.
+  redis.call('HINCRBY', dkey, 'attempts', -1)
+  return requeue(base, id, tonumber(ARGV[8]), now, 'held', 'embargo')
+end
 if outcome == 'canceled' then
-  cancel(base, id, ARGV[7], '', now)
+  cancel(base, id, ARGV[7], ARGV[13], now)
   return 'canceled'
 end
 set_status(base, id, 'failed', now)
 redis.call('HSET', dkey, 'next_attempt_at', '')
 clear_story_ref(base, sid, 'pending', id)
 if outcome == 'disable' then redis.call('SET', base .. 'disabled', ARGV[12]) end
-redis.call('PEXPIRE', dkey, tonumber(ARGV[13]))
+redis.call('PEXPIRE', dkey, tonumber(ARGV[#ARGV]))
 return 'failed'
 end
 local result = finish()
@@ -266,21 +271,34 @@ local recovered = {}
 for _, id in ipairs(lost) do
   redis.call('ZREM', base .. 'lease', id)
   local dkey = base .. 'd:' .. id
+  clear_story_ref(base, redis.call('HGET', dkey, 'story_id') or '', 'inflight', id)
   if redis.call('HGET', dkey, 'status') == 'sending' then
-    clear_story_ref(base, redis.call('HGET', dkey, 'story_id'), 'inflight', id)
     redis.call('HSET', dkey, 'last_error', 'interrupted: the worker sending it was lost', 'token', '')
-    table.insert(recovered, id .. '=' .. requeue(base, id, now, now))
+    table.insert(recovered, id .. '=' .. requeue(base, id, now, now, 'retrying', ''))
   end
 end
 return recovered
 """
 )
 
-# KEYS[1] d:ID. ARGV: base, id, action, now, retention_ms
+# KEYS[1] d:ID. ARGV: base, id, action, now, not_before_ms (the gate's embargo, 0 for none), retention_ms
 _ACT = (
     _LUA_HELPERS
     + """
-local base, id, action, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local base, id, action, now, not_before = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Queue it now, or hold it for the embargo the gate named.
+local function wait_or_queue(dkey)
+  if not_before > now then
+    set_status(base, id, 'held', now)
+    redis.call('HSET', dkey, 'hold_reason', 'embargo', 'next_attempt_at', not_before)
+    schedule(base, id, not_before)
+    return 'held'
+  end
+  set_status(base, id, 'queued', now)
+  redis.call('HSET', dkey, 'hold_reason', '', 'next_attempt_at', '')
+  schedule(base, id, now)
+  return 'queued'
+end
 local dkey = base .. 'd:' .. id
 local status = redis.call('HGET', dkey, 'status')
 if not status then return {'missing', ''} end
@@ -298,28 +316,25 @@ elseif action == 'release' then
   if status ~= 'held' then
     return {'conflict', 'only a held delivery can be released (it is ' .. status .. ')'}
   end
-  local embargo = tonumber(redis.call('HGET', dkey, 'embargo_ms') or '0')
-  if embargo > now then
-    set_status(base, id, 'held', now)
-    redis.call('HSET', dkey, 'hold_reason', 'embargo', 'next_attempt_at', embargo)
-    schedule(base, id, embargo)
-    return {'ok', 'held'}
-  end
-  set_status(base, id, 'queued', now)
-  redis.call('HSET', dkey, 'hold_reason', '', 'next_attempt_at', '')
-  schedule(base, id, now)
-  return {'ok', 'queued'}
+  unschedule(base, id)
+  return {'ok', wait_or_queue(dkey)}
 elseif action == 'cancel' then
-  if status == 'sending' or status == 'delivered' or status == 'canceled' then
+  if status == 'delivered' or status == 'canceled' then
     return {'conflict', 'a ' .. status .. ' delivery cannot be canceled'}
   end
+  -- A copy being sent keeps its lease and token: the attempt under way ends as it ends
+  -- (the outlet may have it), and nothing is tried again.
   cancel(base, id, 'canceled by an editor', '', now)
   return {'ok', 'canceled'}
 elseif action == 'retry' then
-  if status == 'retrying' or status == 'queued' then
+  if (status == 'retrying' or status == 'queued') and not_before <= now then
     schedule(base, id, now)
     redis.call('HSET', dkey, 'next_attempt_at', now)
     return {'ok', status}
+  end
+  if status == 'retrying' or status == 'queued' then
+    unschedule(base, id)
+    return {'ok', wait_or_queue(dkey)}
   end
   if status ~= 'failed' and status ~= 'canceled' then
     return {'conflict', 'a ' .. status .. ' delivery cannot be retried'}
@@ -343,12 +358,12 @@ elseif action == 'retry' then
     end
     remember(base, sid, 'pending', id)
   end
+  if redis.call('HGET', story_key(base, sid), 'inflight') == id then
+    return {'conflict', 'its last attempt is still under way; retry when it ends'}
+  end
   redis.call('PERSIST', dkey)
-  set_status(base, id, 'queued', now)
-  redis.call('HSET', dkey, 'round_start', redis.call('HGET', dkey, 'attempts'), 'next_attempt_at', '',
-    'hold_reason', '')
-  schedule(base, id, now)
-  return {'ok', 'queued'}
+  redis.call('HSET', dkey, 'round_start', redis.call('HGET', dkey, 'attempts'))
+  return {'ok', wait_or_queue(dkey)}
 end
 return {'conflict', 'unknown action'}
 """
@@ -470,7 +485,7 @@ class OutletQueue:
         values = {k: str(v) for k, v in fields.items()}
         values.update(id=delivery_id, story_id=story_id, version=str(version), kind=kind)
         if status == "held":
-            values.update(hold_reason="embargo", embargo_ms=str(due))
+            values.update(hold_reason="embargo")
         result = await self.redis.eval(
             _ENQUEUE,
             1,
@@ -517,6 +532,7 @@ class OutletQueue:
         age_label: str | None = None,
         flags: list[str] | None = None,
         disabled_reason: str = "",
+        refusal: str = "",
     ) -> tuple[str, Delivery | None]:
         """Record an attempt's outcome; returns the resulting status and the row as it now is."""
         result = await self.redis.eval(
@@ -535,6 +551,7 @@ class OutletQueue:
             age_label or "",
             "" if flags is None else json.dumps(flags),
             disabled_reason,
+            refusal,
             self.retention_ms,
         )
         return _text(result[0]), self._row(result[1])
@@ -544,11 +561,29 @@ class OutletQueue:
         result = await self.redis.eval(_RECOVER, 1, self.key("lease"), self.base, now_ms(), self.retention_ms)
         return [_text(r) for r in result]
 
-    async def act(self, delivery_id: str, action: Action) -> tuple[str, str]:
+    async def act(
+        self, delivery_id: str, action: Action, not_before: datetime | None = None
+    ) -> tuple[str, str]:
+        """An editor's action; `not_before` is the gate's embargo for retry and release."""
+        waits = int(not_before.timestamp() * 1000) if not_before else 0
         result = await self.redis.eval(
-            _ACT, 1, self.key("d:" + delivery_id), self.base, delivery_id, action, now_ms(), self.retention_ms
+            _ACT,
+            1,
+            self.key("d:" + delivery_id),
+            self.base,
+            delivery_id,
+            action,
+            now_ms(),
+            waits,
+            self.retention_ms,
         )
         return _text(result[0]), _text(result[1])
+
+    async def story_markers(self, story_id: str) -> dict[str, str]:
+        """What this outlet has of a story: `sent` (newest version delivered), `inflight`,
+        `pending`, `killed`."""
+        raw = await self.redis.hgetall(self.key("s:" + story_id))
+        return {_text(k): _text(v) for k, v in raw.items()}
 
     async def get(self, delivery_id: str) -> Delivery | None:
         raw = await self.redis.hgetall(self.key("d:" + delivery_id))
