@@ -12,16 +12,16 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.publish.atom import AtomStore, feed_xml
+from services.publish.deliveries import Action
 from services.publish.formats import to_ninjs, webhook_body
 from services.publish.publisher import DeliveryFilter, Publisher
-from services.publish.queue import Action
 from shared import status
 from shared.config import Editor
 from shared.events import StoryEnriched
@@ -82,14 +82,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {**delivery.public(), "payload": delivery.fields.get("payload", "")}
 
     @router.post("/v1/deliveries/{delivery_id}/{action}")
-    async def act(
-        delivery_id: str, action: Literal["retry", "hold", "release", "cancel"], who: Editor = signed_in
-    ) -> dict[str, Any]:
+    async def act(delivery_id: str, action: Action, who: Editor = signed_in) -> dict[str, Any]:
         delivery = await publisher.find(delivery_id)
         if delivery is None:
             raise _not_found("delivery", delivery_id)
-        chosen: Action = action
-        result, detail = await publisher.act(delivery, chosen)
+        result, detail = await publisher.act(delivery, action)
         if result != "ok":
             raise Problem(409, "delivery-conflict", f"Cannot {action} this delivery", detail)
         after = await publisher.find(delivery_id)

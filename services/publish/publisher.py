@@ -18,9 +18,10 @@ from typing import Any
 
 from services.ingest.acceptance import Acceptor
 from services.ingest.ratelimit import RateLimit
+from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import Rendition, event_type, render
 from services.publish.gate import Gate, StoryState, decide, is_kill, is_withheld, outlet_has
-from services.publish.queue import STATUSES, Action, Delivery, OutletQueue
+from services.publish.queue import Delivery, OutletQueue
 from services.publish.routing import route
 from shared import status
 from shared.age import editor_flags, story_age_label
@@ -104,8 +105,7 @@ class Publisher:
         """Route a story version to the outlets and queue it; returns each outlet's result."""
         now = datetime.now(UTC)
         story = enriched.story
-        await self.remember_version(enriched)
-        state = await self.story_state(enriched.story_id)
+        state = await self.remember_version(enriched)
         chosen = outlets if outlets is not None else self.config.outlets
         decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
         routing = [{"outlet": o.name, "decision": d.verdict, "reason": d.reason} for o, d in decisions]
@@ -153,12 +153,14 @@ class Publisher:
         result, detail = await self._enqueue(outlet, enriched, kind, now, held_until)
         return result if result == "created" else f"{result}: {detail}"
 
-    async def remember_version(self, enriched: StoryEnriched) -> None:
-        await self.redis.hset(
-            self.keys.story_versions(enriched.story_id),
-            f"{enriched.story.version}:{enriched.received_as}",
-            enriched.model_dump_json(),
-        )
+    async def remember_version(self, enriched: StoryEnriched) -> StoryState | None:
+        """Add this version to the story's versions; returns the story's state with it."""
+        key = self.keys.story_versions(enriched.story_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", enriched.model_dump_json())
+            pipe.hvals(key)
+            _, raw = await pipe.execute()
+        return StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw)
 
     # --- the gate -----------------------------------------------------------------------
     async def story_state(self, story_id: str) -> StoryState | None:
@@ -288,7 +290,7 @@ class Publisher:
             if gate.verdict == "never":
                 return "conflict", gate.reason
             not_before = gate.until
-        result, detail = await self.queues[delivery.outlet].act(delivery.id, action, not_before)
+        result, detail = await self.queues[delivery.outlet].act(delivery, action, not_before)
         if result == "ok":
             await self.announce(delivery.outlet, delivery.id)
             self.wake(delivery.outlet)

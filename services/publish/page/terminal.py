@@ -21,7 +21,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-STATUSES = ("queued", "held", "sending", "delivered", "retrying", "failed", "canceled")
+from services.publish.deliveries import STATUSES
+
 STATUS_STYLES = {
     "queued": "bold blue",
     "held": "bold yellow",
