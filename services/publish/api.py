@@ -19,7 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.publish.atom import AtomStore, feed_xml
-from services.publish.deliveries import Action
+from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import to_ninjs, webhook_body
 from services.publish.publisher import DeliveryFilter, Publisher
 from shared import status
@@ -72,7 +72,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     ) -> dict[str, Any]:
         flt = DeliveryFilter(outlet, status_, story, partner, flag, q, limit)
         found = await publisher.deliveries(flt)
-        return {"deliveries": [d.public() for d in found], "counts": await publisher.counts()}
+        return {
+            "deliveries": [d.public() for d in found],
+            "counts": await publisher.counts(),
+            "statuses": list(STATUSES),
+        }
 
     @router.get("/v1/deliveries/{delivery_id}")
     async def get_delivery(delivery_id: str, _: Editor = signed_in) -> dict[str, Any]:
