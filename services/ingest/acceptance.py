@@ -35,6 +35,7 @@ Outcome = Literal["accepted", "duplicate", "superseded", "killed"]
 # `"received_as":"new"` (its first occurrence: the field precedes the story, and the
 # envelope does not record the body's length), so the script stays one round trip.
 # Returns {'limited', wait_ms} or {'ok', outcome1, detail1, as1, outcome2, ...}.
+# Versions are written with '%d': Lua's tostring keeps 14 digits ('1e+14'), which reads back wrong.
 _ACCEPT = (
     """
 local bucket = KEYS[4]
@@ -58,10 +59,10 @@ for base = 4, #ARGV, 5 do
     local seen = tonumber(string.match(current, '^%d+'))
     if string.find(current, ':killed', 1, true) then
       if mode == 'kill' then outcome = 'duplicate' else outcome = 'killed' end
-      detail = tostring(seen)
+      detail = string.format('%d', seen)
     elseif mode ~= 'kill' then
-      if version == seen then outcome, detail = 'duplicate', tostring(seen)
-      elseif version < seen then outcome, detail = 'superseded', tostring(seen)
+      if version == seen then outcome, detail = 'duplicate', string.format('%d', seen)
+      elseif version < seen then outcome, detail = 'superseded', string.format('%d', seen)
       elseif mode == 'usable' then
         received_as = 'update'
         local from, to = string.find(payload, AS_NEW, 1, true)
@@ -76,7 +77,7 @@ for base = 4, #ARGV, 5 do
     table.insert(results, detail)
     table.insert(results, '')
   else
-    local marker = tostring(version)
+    local marker = string.format('%d', version)
     if mode == 'kill' then marker = marker .. ':killed' end
     local id = redis.call('XADD', stream, '*', '__data__', payload)
     redis.call('HSET', KEYS[1], field, marker)

@@ -65,10 +65,12 @@ class OutletHas:
 
     delivered_version: int | None = None
     in_flight: bool = False  # another copy of the story is being sent to it right now
+    tried: bool = False  # a copy was attempted: a timeout may still have delivered it
 
     @property
     def anything(self) -> bool:
-        return self.delivered_version is not None or self.in_flight
+        """It has, or may have, a copy: a kill notice too many is harmless, a missing one is not."""
+        return self.delivered_version is not None or self.in_flight or self.tried
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def decide(
         # A kill notice only retracts what the outlet has; one that never had the story gets nothing.
         if not has.anything:
             return never("NOTHING-TO-KILL", "outlet never received the story")
-        return Gate("send", "kill notice to an outlet that received the story")
+        return Gate("send", "kill notice to an outlet that received (or may have received) the story")
     version = copy.story.version
     if state.killed:
         return never("KILLED", "story was killed")
@@ -137,4 +139,5 @@ def outlet_has(markers: Mapping[str, str], delivery_id: str | None = None) -> Ou
     return OutletHas(
         delivered_version=int(sent) if sent not in (None, "") else None,
         in_flight=bool(inflight) and inflight != delivery_id,
+        tried=bool(markers.get("tried")),
     )

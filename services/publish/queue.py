@@ -11,14 +11,17 @@ data in deliveries.py; whether a copy may leave at all is the gate's (gate.py).
                 flashes in `urgent`, which is always drained first)
 - `lease`       deliveries being sent, scored by when their worker counts as lost
 - `s:SID`       hash per story: the waiting delivery (`pending`), the one being sent
-                (`inflight`), the newest version delivered (`sent`), the kill marker
-                (`killed`); it expires with the retention of finished deliveries
+                (`inflight`), the newest version delivered (`sent`), whether any version
+                was ever attempted (`tried`), the kill marker (`killed`); it expires with
+                the retention of finished deliveries
 - `disabled`    set when the outlet answered 410
 
 Ordering per outlet and story: only one delivery of a story is ever in flight; a
 newer version replaces an older one still waiting; an older version is refused once
 a newer one waits, is in flight or was delivered; after a kill nothing but the kill
-notice is sent, and only to an outlet that received something.
+notice is sent, and only to an outlet that received something or may have (an
+attempt was made: a timeout or a garbled answer may still have delivered it, and a
+kill notice too many is harmless where a missing one leaves a killed story live).
 """
 
 from __future__ import annotations

@@ -25,10 +25,15 @@ for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
         redis.call('ZADD', qkey, now + 100, id)
       elseif kind ~= 'killed' and sent >= version then
         cancel(id, 'superseded: version ' .. sent .. ' already delivered', 'SUPERSEDED', now)
-      elseif kind == 'killed' and sent < 0 then
+      elseif kind == 'killed' and sent < 0 and redis.call('HEXISTS', story_key(sid), 'tried') == 0 then
         cancel(id, 'outlet never received the story', 'NOTHING-TO-KILL', now)
       else
         remember(sid, 'inflight', id)
+        if kind ~= 'killed' then
+          -- Kept in the row so a claim the gate then stops (nothing sent) can be undone.
+          redis.call('HSET', dkey, 'tried_before', redis.call('HEXISTS', story_key(sid), 'tried'))
+          remember(sid, 'tried', '1')
+        end
         clear_story_ref(sid, 'pending', id)
         set_status(id, 'sending', now)
         redis.call('HINCRBY', dkey, 'attempts', 1)

@@ -14,7 +14,8 @@ local sent = tonumber(redis.call('HGET', KEYS[2], 'sent') or '-1')
 if kind == 'killed' then
   remember(sid, 'killed', id)
   if pending then cancel(pending, 'story killed', 'KILLED', now) end
-  if sent < 0 and not inflight then return {'skipped', 'outlet never received the story'} end
+  local tried = redis.call('HEXISTS', KEYS[2], 'tried') == 1
+  if sent < 0 and not inflight and not tried then return {'skipped', 'outlet never received the story'} end
 elseif kind == 'withheld' then
   if pending and version_of(pending) < version then
     cancel(pending, 'withheld by version ' .. version, 'WITHHELD', now)

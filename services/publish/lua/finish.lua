@@ -28,6 +28,10 @@ local function finish()
     return 'delivered'
   end
   if not mine or status ~= 'sending' then return status end
+  if (outcome == 'wait' or ARGV[13] ~= '') and redis.call('HGET', dkey, 'tried_before') == '0' then
+    -- The gate stopped it before any byte left: the outlet was not tried after all.
+    redis.call('HDEL', KEYS[2], 'tried')
+  end
   if outcome == 'retry' then return requeue(id, tonumber(ARGV[8]), now, 'retrying', '') end
   if outcome == 'wait' then
     redis.call('HINCRBY', dkey, 'attempts', -1)
