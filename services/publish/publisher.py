@@ -175,9 +175,11 @@ class Publisher:
         now: datetime | None = None,
     ) -> Gate:
         """The gate's answer for this copy and outlet, from the story and the outlet as they are now."""
+        markers_read = self.queues[outlet.name].story_markers(copy.story_id)
         if state is None:
-            state = await self.story_state(copy.story_id)
-        markers = await self.queues[outlet.name].story_markers(copy.story_id)
+            state, markers = await asyncio.gather(self.story_state(copy.story_id), markers_read)
+        else:
+            markers = await markers_read
         return decide(copy, state, outlet, outlet_has(markers, delivery_id), now or datetime.now(UTC))
 
     async def _enqueue(
