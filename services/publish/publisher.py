@@ -18,7 +18,7 @@ from typing import Any
 
 from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import Rendition, event_type, render
-from services.publish.gate import Gate, StoryState, decide, is_kill, is_withheld, outlet_has
+from services.publish.gate import Gate, OutletHas, StoryState, decide, is_kill, is_withheld, outlet_has
 from services.publish.queue import Delivery, OutletQueue
 from services.publish.routing import route
 from shared import status
@@ -142,9 +142,12 @@ class Publisher:
         kind = "withheld" if is_withheld(enriched) else event_type(enriched).removeprefix("story.")
         held_until: datetime | None = None
         if kind not in ("killed", "withheld"):
-            # Kills and withholds always reach the queue: they cancel what waits there.
-            gate = await self.gate(enriched, outlet, state=state, now=now)
-            if gate.verdict == "never":
+            # Kills and withholds always reach the queue: they cancel what waits there. What
+            # the outlet has is the queue's to judge here, atomically (its script refuses a
+            # version older than one waiting, in flight or delivered); the sender's gate
+            # judges it again with the outlet's markers before anything leaves.
+            gate = decide(enriched, state, outlet, OutletHas(), now)
+            if gate.verdict == "never" and gate.refusal != "SUPERSEDED":
                 known = await self.queues[outlet.name].get(delivery_id(outlet.name, enriched))
                 return f"exists: {known.status}" if known else "skipped: " + gate.reason
             held_until = gate.until
