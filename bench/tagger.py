@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from services.enrich.tagging.conll import Document, read_documents
-from services.enrich.tagging.kb import build_kb
+from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.model import STOCK_MODEL, load_nlp, resolve_model
 from services.enrich.tagging.tagger import Tagger, Tags, TextItem
 
@@ -133,7 +133,7 @@ def main() -> None:
     texts = [d.text for d in documents]
     items = [TextItem(id=str(i), body=d.text) for i, d in enumerate(documents)]
     words = sum(len(t.split()) for t in texts)
-    kb = build_kb()
+    kb = open_kb()
     sm = load_nlp(STOCK_MODEL)
     shipped = resolve_model(STOCK_MODEL)
     tagger_sm = Tagger(kb, sm)

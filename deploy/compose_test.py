@@ -343,6 +343,20 @@ def image_check(image: str, build_ca: str | None) -> str:
     return f"none of the host's {len(extra)} extra CA(s) is in the image"
 
 
+def kb_check(image: str) -> str:
+    """The image carries the compiled knowledge base, current for its code, so no replica
+    builds one at start (and none could: /app is read-only to it)."""
+    probe = (
+        "from services.enrich.tagging.kbfile import COMPILED, fingerprint, open_current; "
+        "kb = open_current(COMPILED, fingerprint()); "
+        "print(f'{kb.entries_count} entries, {COMPILED.stat().st_size / 1e6:.0f} MB' if kb else 'stale')"
+    )
+    answer = run("docker", "run", "--rm", "--entrypoint", "python", image, "-c", probe).strip()
+    if answer == "stale":
+        raise AssertionError("the image's compiled knowledge base is missing or stale")
+    return f"compiled in the image: {answer}"
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -384,7 +398,9 @@ def main() -> int:
     size = int(run("docker", "image", "inspect", "-f", "{{.Size}}", image).strip())
     figures["image size"] = f"{size / 1e6:.0f} MB"
     figures["build CA"] = image_check(image, env.get("NEWSROOM_BUILD_CA"))
+    figures["knowledge base"] = kb_check(image)
     say(f"built in {figures['build']}, {figures['image size']}; {figures['build CA']}")
+    say(figures["knowledge base"])
 
     say(f"starting: up -d --scale enrich={ENRICH} --scale publish={PUBLISH} --wait")
     began = time.monotonic()
@@ -534,6 +550,7 @@ def main() -> int:
         ("image size", figures["image size"]),
         ("image build", figures["build"]),
         ("build CA in image", figures["build CA"]),
+        ("knowledge base", figures["knowledge base"]),
         ("containers/networks/volumes after down -v", str(len(left))),
         ("compose-test total", figures["compose-test"]),
     ]

@@ -17,10 +17,26 @@ import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 
-from services.enrich.tagging.cli import tag
+from services.enrich.tagging.cli import make_tag_command
+from shared.story import Story
+
+
+def _read_stories(raw: bytes) -> list[Story]:
+    """A story file read by ingest's own parsers, for the tagger (enrich does not import ingest)."""
+    from services.ingest.formats import read_items
+    from services.ingest.schemas import NinjsSchemas
+
+    content_type = "application/xml" if raw.lstrip()[:1] == b"<" else "application/json"
+    parsed = read_items(raw, content_type, "cli", NinjsSchemas(), max_original=0)
+    stories = [item.story for item in parsed.items if item.story is not None]
+    if not stories:
+        errors = [str(item.error) for item in parsed.items if item.error is not None]
+        raise typer.BadParameter("; ".join(errors) or "no story in the file")
+    return stories
+
 
 app = typer.Typer(help="Newsroom wire pipeline.", no_args_is_help=True, add_completion=False)
-app.command()(tag)
+app.command(name="tag")(make_tag_command(_read_stories))
 console = Console(stderr=True)
 
 DEMO_SECRET = "whsec_ZGVtby1vdXRsZXQtc2lnbmluZy1zZWNyZXQtMzJieXQ="
@@ -39,7 +55,7 @@ def _serve(factory: str, service: str, port: int, host: str) -> None:
 @app.command()
 def ingest(port: Port = 8001, host: str = "127.0.0.1") -> None:
     """Run the ingest HTTP API (wire partners push here)."""
-    _serve("services.ingest.app:create_app", "ingest", port, host)
+    _serve("services.bootstrap:ingest_app", "ingest", port, host)
 
 
 @app.command()

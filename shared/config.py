@@ -91,7 +91,7 @@ class Outlet(_Strict):
     filters: OutletFilters = Field(default_factory=OutletFilters)
     wording: OutletWording = Field(default_factory=OutletWording)
     concurrency: int | None = None
-    timeout_seconds: float | None = None
+    timeout_seconds: float | None = Field(None, gt=0)
     exempt_genres: list[str] = Field(default_factory=list)
 
     @field_validator("name")

@@ -9,12 +9,30 @@ links are added by enrich; ingest leaves them empty.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 PubStatus = Literal["usable", "withheld", "canceled"]
+
+MAX_VERSION = 2**53 - 1
+"""The largest version every component holds exactly: Redis' Lua and JavaScript readers of our
+JSON have doubles only, so 2**53 would already read back as its neighbour."""
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    # 9999-12-31T23:00-05:00 is a valid ISO date, but 10000-01-01 in UTC is not: every age
+    # rule, flag and rendition that converts it would overflow, so it is refused here, once.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the date is outside what can be held in UTC (years 1 to 9999)") from None
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+"""A point in time with its offset that also exists in UTC."""
 
 
 def make_story_id(partner: str, uri: str) -> str:
@@ -65,12 +83,12 @@ class Story(BaseModel):
 
     partner: str = Field(description="Id of the wire partner that sent the item.")
     uri: str = Field(description="The partner's identifier of the item (ninjs uri / guid).")
-    version: int = Field(1, ge=0, description="Partner version number (AP numbers from 0).")
-    versioncreated: AwareDatetime | None = None
-    firstcreated: AwareDatetime | None = None
+    version: int = Field(1, ge=0, le=MAX_VERSION, description="Partner version number (AP numbers from 0).")
+    versioncreated: Moment | None = None
+    firstcreated: Moment | None = None
     pubstatus: PubStatus = "usable"
-    embargoed: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    embargoed: Moment | None = None
+    expires: Moment | None = None
     urgency: int | None = Field(None, ge=1, le=9)
     language: str | None = None
     type: str = "text"

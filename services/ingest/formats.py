@@ -12,10 +12,15 @@ otherwise it is read from the payload.
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from services.ingest.items import ItemError, ParsedItem, PayloadError
+from services.ingest.items import ItemError, ParsedItem, PayloadError, pointer
 from services.ingest.newsml import is_newsml, items_from_newsml
 from services.ingest.ninjs import detect_version, story_from_ninjs
 from services.ingest.nitf import is_nitf, story_from_nitf
@@ -79,9 +84,34 @@ def _text(body: bytes) -> str:
         ) from None
 
 
+class _Unrepresentable:
+    """A JSON number nothing downstream can hold (NaN, ±Infinity, 1e400, 5,000 digits).
+
+    Kept in the decoded document until the item's walk finds it, so the answer names
+    its field instead of the decoder failing the whole body without saying where.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _integer(text: str) -> int | _Unrepresentable:
+    return int(text) if len(text.lstrip("-")) <= sys.get_int_max_str_digits() else _Unrepresentable(text)
+
+
+def _real(text: str) -> float | _Unrepresentable:
+    number = float(text)
+    return number if math.isfinite(number) else _Unrepresentable(text)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _decode_json(text: str, line_offset: int = 0) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_integer, parse_float=_real, parse_constant=_Unrepresentable)
     except json.JSONDecodeError as exc:
         line = exc.lineno + line_offset
         raise PayloadError(
@@ -94,20 +124,62 @@ def _decode_json(text: str, line_offset: int = 0) -> Any:
         raise PayloadError("invalid-json", "Body is not valid JSON", "nesting is too deep") from None
 
 
+def _unrepresentable(document: Any) -> ItemError | None:
+    """The first value of a decoded item no story or stream can carry, with its pointer."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, _Unrepresentable):
+            detail = (
+                f"{value.text[:40]}{'…' if len(value.text) > 40 else ''} is not a number this API accepts"
+            )
+            return ItemError(pointer(*path), detail + " (finite, at most 4,300 digits)")
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            return ItemError(
+                pointer(*path), "contains a lone UTF-16 surrogate (\\ud800-\\udfff), not a character"
+            )
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if _LONE_SURROGATE.search(key):
+                    return ItemError(pointer(*path), "a member name contains a lone UTF-16 surrogate")
+                stack.append(((*path, key), inner))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), inner) for index, inner in enumerate(value))
+    return None
+
+
 def _ninjs_item(
-    item: Any, partner: str, schemas: NinjsSchemas, declared: str | None, original: bytes, prefix: str
+    item: Any,
+    partner: str,
+    schemas: NinjsSchemas,
+    declared: str | None,
+    original: Callable[[], bytes],
+    prefix: str,
 ) -> ParsedItem:
+    unreadable = _unrepresentable(item)
+    if unreadable is not None:
+        return ParsedItem(
+            "ninjs", b"", error=ItemError(prefix + unreadable.where.rstrip("/"), unreadable.detail)
+        )
     if not isinstance(item, dict):
         return ParsedItem(
-            "ninjs", original, error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
+            "ninjs", original(), error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
         )
     version = detect_version(item, declared)
     source = f"ninjs{version.split('.')[0]}"
     try:
         schemas.check(item, version)
-        return ParsedItem(source, original, story=story_from_ninjs(item, partner, version))
+        return ParsedItem(source, original(), story=story_from_ninjs(item, partner, version))
     except ItemError as exc:
-        return ParsedItem(source, original, error=ItemError(prefix + exc.where.rstrip("/"), exc.detail))
+        return ParsedItem(source, original(), error=ItemError(prefix + exc.where.rstrip("/"), exc.detail))
+
+
+def _head(original: bytes, cap: int) -> bytes:
+    return original[:cap]
+
+
+def _dumped(item: Any, cap: int) -> bytes:
+    return json.dumps(item).encode()[:cap]
 
 
 def _json(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
@@ -117,12 +189,21 @@ def _json(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None
             raise ItemError("/", "an empty array carries no items")
         return Parsed(
             [
-                _ninjs_item(item, partner, schemas, declared, json.dumps(item).encode()[:cap], f"/{index}")
+                _ninjs_item(
+                    item,
+                    partner,
+                    schemas,
+                    declared,
+                    partial(_dumped, item, cap),
+                    f"/{index}",
+                )
                 for index, item in enumerate(document)
             ],
             batch=True,
         )
-    return Parsed([_ninjs_item(document, partner, schemas, declared, body[:cap], "")], batch=False)
+    return Parsed(
+        [_ninjs_item(document, partner, schemas, declared, partial(_head, body, cap), "")], batch=False
+    )
 
 
 def _ndjson(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
@@ -132,7 +213,7 @@ def _ndjson(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | No
         if not line.strip():
             continue
         item = _decode_json(line, line_offset=number - 1)
-        items.append(_ninjs_item(item, partner, schemas, declared, line.encode()[:cap], ""))
+        items.append(_ninjs_item(item, partner, schemas, declared, partial(_head, line.encode(), cap), ""))
     if not items:
         raise ItemError("/", "the NDJSON body carries no items")
     return Parsed(items, batch=True)

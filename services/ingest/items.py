@@ -7,9 +7,12 @@ the 4xx answer names the exact field a partner must fix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from shared.story import Story
+from shared.story import MAX_VERSION, Story
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 class ItemError(ValueError):
@@ -46,3 +49,31 @@ class ParsedItem:
 def pointer(*parts: str | int) -> str:
     """RFC 6901 JSON pointer from path parts (escaping `~` and `/`)."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a non-negative whole number written in ASCII digits, else None.
+
+    `str.isdigit()` also takes '²' (which `int()` refuses) and other scripts' digits;
+    a version or urgency is only ever written 0-9.
+    """
+    text = text.strip()
+    return int(text) if _ASCII_DIGITS.fullmatch(text) and len(text) <= 20 else None
+
+
+def version_number(written: str | int, where: str) -> int:
+    """A partner's version number (text, or a JSON integer), or ItemError at `where` saying why not."""
+    number = written if isinstance(written, int) else whole_number(written)
+    if number is None or number < 0:
+        shown = repr(written[:40]) if isinstance(written, str) else "a negative number"
+        raise ItemError(where, f"{shown} is not a whole, non-negative version number")
+    if number > MAX_VERSION:
+        raise ItemError(where, f"the version is above the largest one accepted, {MAX_VERSION}")
+    return number
+
+
+def urgency_number(text: str, where: str) -> int:
+    number = whole_number(text)
+    if number is None or not 1 <= number <= 9:
+        raise ItemError(where, f"{text[:40]!r} is not a whole number from 1 (highest) to 9")
+    return number

@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element, tostring
 from pydantic import ValidationError
 
 from services.ingest.dates import parse_datetime
-from services.ingest.items import ItemError, ParsedItem
+from services.ingest.items import ItemError, ParsedItem, urgency_number, version_number
 from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.xmldocs import attribute, child, children, inner_markup, lang_of, local, text_of
@@ -71,9 +71,7 @@ def story_from_news_item(item: Element, partner: str, path: str = "/newsItem") -
     guid = attribute(item, "guid")
     if not guid:
         raise ItemError(f"{path}/@guid", "required: the item's globally unique identifier")
-    version_text = attribute(item, "version") or "1"
-    if not version_text.isdigit():
-        raise ItemError(f"{path}/@version", f"{version_text!r} is not a whole version number")
+    version = version_number(attribute(item, "version") or "1", f"{path}/@version")
     meta, content = child(item, "itemMeta"), child(item, "contentMeta")
     meta_path, content_path = f"{path}/itemMeta", f"{path}/contentMeta"
     status_qcode = attribute(child(meta, "pubStatus"), "qcode") or "stat:usable"
@@ -87,7 +85,7 @@ def story_from_news_item(item: Element, partner: str, path: str = "/newsItem") -
     fields: dict[str, Any] = {
         "partner": partner,
         "uri": guid,
-        "version": int(version_text),
+        "version": version,
         "pubstatus": status,
         "versioncreated": _date(meta, "versionCreated", meta_path),
         "firstcreated": _date(meta, "firstCreated", meta_path),
@@ -124,9 +122,7 @@ def _urgency(content: Element | None, where: str) -> int | None:
     text = text_of(child(content, "urgency"))
     if text is None:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 9:
-        raise ItemError(f"{where}/urgency", f"{text!r} is not a whole number from 1 (highest) to 9")
-    return int(text)
+    return urgency_number(text, f"{where}/urgency")
 
 
 def _concept(element: Element) -> str | None:

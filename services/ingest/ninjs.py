@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.ingest.dates import parse_datetime
-from services.ingest.items import ItemError, PayloadError, pointer
+from services.ingest.items import ItemError, PayloadError, pointer, version_number
 from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.xmldocs import parse_xml
@@ -109,10 +109,9 @@ def story_from_ninjs(item: Any, partner: str, version: str) -> Story:
 def _version(raw: Any) -> int:
     if raw is None:
         return 1
-    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else None
-    if text is None or not text.isdigit():
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise ItemError("/version", f"{raw!r} is not a whole, non-negative version number")
-    return int(text)
+    return version_number(raw, "/version")
 
 
 def _pubstatus(raw: Any, where: str) -> str:
@@ -126,7 +125,7 @@ def _pubstatus(raw: Any, where: str) -> str:
 def _urgency(raw: Any) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw) or not 1 <= raw <= 9:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw not in range(1, 10):
         raise ItemError("/urgency", f"{raw!r} is not a whole number from 1 (highest) to 9")
     return int(raw)
 

@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 from pydantic import ValidationError
 
 from services.ingest.dates import parse_datetime
-from services.ingest.items import ItemError
+from services.ingest.items import ItemError, urgency_number, version_number
 from services.ingest.sanitising import clean_html, html_to_text
 from services.ingest.xmldocs import attribute, child, children, inner_markup, lang_of, local, text_of
 from shared.story import Story, Subject
@@ -38,9 +38,9 @@ def story_from_nitf(nitf: Element, partner: str, base: str = "/nitf") -> Story:
     uri = attribute(child(docdata, "doc-id"), "id-string")
     if not uri:
         raise ItemError(f"{where}/doc-id/@id-string", "required: the item's unique identifier")
-    version_text = attribute(child(docdata, "du-key"), "version") or "1"
-    if not version_text.isdigit():
-        raise ItemError(f"{where}/du-key/@version", f"{version_text!r} is not a whole version number")
+    version = version_number(
+        attribute(child(docdata, "du-key"), "version") or "1", f"{where}/du-key/@version"
+    )
     status_raw = attribute(docdata, "management-status") or "usable"
     if status_raw not in _STATUS:
         raise ItemError(f"{where}/@management-status", f"{status_raw!r} is not usable/withheld/canceled")
@@ -49,7 +49,7 @@ def story_from_nitf(nitf: Element, partner: str, base: str = "/nitf") -> Story:
     fields: dict[str, Any] = {
         "partner": partner,
         "uri": uri,
-        "version": int(version_text),
+        "version": version,
         "pubstatus": _STATUS[status_raw],
         "versioncreated": _norm(docdata, "date.issue", where),
         "embargoed": _norm(docdata, "date.release", where),
@@ -81,9 +81,7 @@ def _norm(docdata: Element | None, name: str, where: str) -> Any:
 def _urgency(text: str | None, where: str) -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 9:
-        raise ItemError(where, f"{text!r} is not a whole number from 1 (highest) to 9")
-    return int(text)
+    return urgency_number(text, where)
 
 
 def _doc_lang(nitf: Element) -> str | None:

@@ -18,6 +18,10 @@ from defusedxml.ElementTree import fromstring
 
 from services.ingest.items import PayloadError
 
+MAX_DEPTH = 100
+"""Deepest element nesting accepted. Real NewsML-G2 and NITF stay under 20; walking and
+serialising elements recurses, so 5,000 levels would exhaust Python's stack."""
+
 
 def parse_xml(body: bytes) -> Element:
     """The document's root element, or PayloadError saying why it cannot be read."""
@@ -38,7 +42,23 @@ def parse_xml(body: bytes) -> Element:
             f"{_reason(exc)} at line {line}, column {column + 1}",
             where=f"line {line}, column {column + 1}",
         ) from None
+    _refuse_deep(root)
     return root
+
+
+def _refuse_deep(root: Element) -> None:
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError(
+                "xml-too-deep",
+                "XML nested too deeply",
+                f"elements are nested more than {MAX_DEPTH} levels deep (at <{local(element.tag)}>); "
+                "no news format needs that many.",
+                where=f"/{local(root.tag)}",
+            )
+        stack.extend((inner, depth + 1) for inner in element)
 
 
 def _reason(exc: ParseError) -> str:

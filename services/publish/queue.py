@@ -9,14 +9,17 @@ Lua script over them, so the rules below hold atomically (and on Redis Cluster):
                 flashes in `urgent`, which is always drained first)
 - `lease`       deliveries being sent, scored by when their worker counts as lost
 - `s:SID`       hash per story: the waiting delivery (`pending`), the one being sent
-                (`inflight`), the newest version delivered (`sent`), the kill marker
-                (`killed`); it expires with the retention of finished deliveries
+                (`inflight`), the newest version delivered (`sent`), whether any version
+                was ever attempted (`tried`), the kill marker (`killed`); it expires with
+                the retention of finished deliveries
 - `disabled`    set when the outlet answered 410
 
 Ordering per outlet and story: only one delivery of a story is ever in flight; a
 newer version replaces an older one still waiting; an older version is refused once
 a newer one waits, is in flight or was delivered; after a kill nothing but the kill
-notice is sent, and only to an outlet that received something.
+notice is sent, and only to an outlet that received something or may have (an
+attempt was made: a timeout or a garbled answer may still have delivered it, and a
+kill notice too many is harmless where a missing one leaves a killed story live).
 """
 
 from __future__ import annotations
@@ -130,7 +133,8 @@ local sent = tonumber(redis.call('HGET', story_key(base, sid), 'sent') or '-1')
 if kind == 'killed' then
   remember(base, sid, 'killed', id)
   if pending then cancel(base, pending, 'story killed', 'KILLED', now) end
-  if sent < 0 and not inflight then return {'skipped', 'outlet never received the story'} end
+  local tried = redis.call('HEXISTS', story_key(base, sid), 'tried') == 1
+  if sent < 0 and not inflight and not tried then return {'skipped', 'outlet never received the story'} end
 elseif kind == 'withheld' then
   if pending and version_of(base, pending) < version then
     cancel(base, pending, 'withheld by version ' .. version, '', now)
@@ -187,10 +191,11 @@ for _, queue in ipairs({'urgent', 'due'}) do
         redis.call('ZADD', qkey, now + 100, id)
       elseif kind ~= 'killed' and sent >= version then
         cancel(base, id, 'superseded: version ' .. sent .. ' already delivered', 'SUPERSEDED', now)
-      elseif kind == 'killed' and sent < 0 then
+      elseif kind == 'killed' and sent < 0 and redis.call('HEXISTS', story_key(base, sid), 'tried') == 0 then
         cancel(base, id, 'outlet never received the story', '', now)
       else
         remember(base, sid, 'inflight', id)
+        if kind ~= 'killed' then remember(base, sid, 'tried', '1') end
         clear_story_ref(base, sid, 'pending', id)
         set_status(base, id, 'sending', now)
         redis.call('HINCRBY', dkey, 'attempts', 1)

@@ -33,11 +33,21 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+RESPONSE_EXCERPT_BYTES = 4096
+"""The most of an outlet's answer ever read: enough for an error message, never its whole body."""
+
+
 class WebhookTransport:
-    """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret."""
+    """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret.
+
+    One attempt has one deadline (`timeout`) from connecting to the last byte read;
+    httpx's own timeouts are per read, so an outlet trickling a byte at a time would
+    otherwise keep an attempt open past its lease and get the story a second time.
+    """
 
     def __init__(self, outlet: Outlet, timeout: float) -> None:
         self.outlet = outlet
+        self.deadline = timeout
         # One client per outlet: a hanging outlet only ever exhausts its own connection pool.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
@@ -51,18 +61,33 @@ class WebhookTransport:
         body = webhook_body(enriched, rendition, now)
         headers = signature_headers(self.outlet.signing_secrets(), webhook_id, now, body)
         headers["content-type"] = "application/json"
+        headers["accept-encoding"] = "identity"  # an excerpt of a compressed answer says nothing
         try:
-            response = await self.http.post(self.outlet.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return Attempt(error=f"timeout: {type(exc).__name__}"), body
+            async with asyncio.timeout(self.deadline):
+                async with self.http.stream("POST", self.outlet.url, content=body, headers=headers) as answer:
+                    if answer.is_success:  # whatever else it says: the outlet has the story
+                        return Attempt(answer.status_code), body
+                    excerpt = await _excerpt(answer)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            return Attempt(error=f"timeout: no complete answer within {self.deadline:g} s ({exc!r})"), body
         except httpx.HTTPError as exc:
             return Attempt(error=f"{type(exc).__name__}: {exc}"), body
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-        error = "" if response.is_success else f"HTTP {response.status_code}: {response.text[:200]}"
-        return Attempt(response.status_code, error, retry_after), body
+        retry_after = parse_retry_after(answer.headers.get("retry-after"), now)
+        error = f"HTTP {answer.status_code}: {excerpt.decode('utf-8', 'replace')[:200]}"
+        return Attempt(answer.status_code, error, retry_after), body
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+async def _excerpt(answer: httpx.Response) -> bytes:
+    """The start of an answer's body; the rest is never read (the connection is dropped)."""
+    excerpt = bytearray()
+    async for chunk in answer.aiter_raw():
+        excerpt += chunk
+        if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
+            break
+    return bytes(excerpt[:RESPONSE_EXCERPT_BYTES])
 
 
 class DirectoryTransport:

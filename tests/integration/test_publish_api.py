@@ -20,6 +20,7 @@ from shared.problems import install_problem_handlers
 from shared.settings import Settings
 from shared.streams import encode_event
 from tests.helpers.receiver import Receiver
+from tests.integration.ingest_support import ingest_client, ingest_settings
 from tests.integration.test_publish_delivery import SECRET, fast, publishing, story_event, until
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,8 @@ async def test_every_editor_route_refuses_without_a_valid_token(
             response = await client.request(method, path, headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["title"] == "Editor token required"
+            assert response.json()["title"] == "Not authenticated"
+            assert response.json()["type"].endswith("/unauthenticated")  # as ingest's 401
             assert response.headers["www-authenticate"].startswith("Bearer")
     # Only the live feed (/v1/events, exercised by the browser tests through EventSource)
     # takes the token in the query; elsewhere it would leak into access logs.
@@ -203,10 +205,18 @@ async def test_story_view_kill_and_atom_feed(settings: Settings, redis: RedisCli
                     return "KILL: " in (await client.get("/feeds/feed.atom")).text
 
                 await until(feed_shows_kill)
-                # The kill is recorded upstream too: the partner cannot resurrect the item,
-                # and enrich gets the kill (to drop the story from the related index).
+                # The kill is recorded upstream too, by ingest (KillRequested): the partner
+                # cannot resurrect the item, and enrich gets the kill (to drop the story from
+                # the related index).
                 story = event.story
-                marker = await redis.hget(settings.keys.item_versions, f"{story.partner}\x1f{story.uri}")
+                field = f"{story.partner}\x1f{story.uri}"
+                async with ingest_client(ingest_settings(settings)):
+
+                    async def recorded_upstream() -> bool:
+                        return await redis.hget(settings.keys.item_versions, field) is not None
+
+                    await until(recorded_upstream)
+                marker = await redis.hget(settings.keys.item_versions, field)
                 assert marker == f"{story.version}:killed".encode()
                 upstream = await redis.xrange(settings.keys.received_priority)
                 assert len(upstream) == 1

@@ -315,18 +315,26 @@ async def test_related_to_ranks_later_stories_too(linker: RelatedLinker) -> None
     assert await linker.related_to("wire-x-unknown", 5, now=NOW) is None
 
 
-async def test_entries_expire_by_policy(redis: RedisClient, settings: Settings) -> None:
+async def test_entries_expire_from_when_they_were_indexed(redis: RedisClient, settings: Settings) -> None:
     index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=10 * 86400.0))
     linker = RelatedLinker(index, window_days=30)
-    await linker.link_and_index(ERUPTS, [], received_at=NOW, now=NOW)
-    too_old = await linker.link_and_index(OLD_KARABAKH, [], received_at=NOW, now=NOW)
-    assert too_old.outcome == "expired"
-    # eleven days on, the next write drops the expired entry
+    # a story dated 90 days ago is indexed: its own date does not expire it
+    indexed = await linker.link_and_index(OLD_KARABAKH, [], received_at=NOW, now=NOW)
+    assert indexed.outcome == "indexed"
+    nine_days_on = NOW + timedelta(days=9)
+    await linker.link_and_index(ERUPTS, [], received_at=nine_days_on, now=nine_days_on)
+    entry = await index.get(OLD_KARABAKH.id)
+    assert entry is not None
+    # eleven days after it was indexed, the next write drops it, its ids in postings too
+    old_postings = index.postings_of(entry)
+    assert old_postings
     later = NOW + timedelta(days=11)
-    await linker.link_and_index(
-        CEASEFIRE.model_copy(update={"firstcreated": later}), [], received_at=later, now=later
-    )
-    assert await index.get(ERUPTS.id) is None
+    await linker.link_and_index(CEASEFIRE, [], received_at=later, now=later)
+    assert await index.get(OLD_KARABAKH.id) is None
+    for key in old_postings:
+        assert await redis.zscore(key, OLD_KARABAKH.id) is None
+    # ERUPTS was indexed two days later, so it is still there
+    assert await index.get(ERUPTS.id) is not None
 
 
 async def test_memory_per_story_is_small(redis: RedisClient, linker: RelatedLinker) -> None:
@@ -343,27 +351,37 @@ async def test_memory_per_story_is_small(redis: RedisClient, linker: RelatedLink
     assert used / len(stories) < 4096
 
 
-async def test_enricher_links_and_labels_the_ceasefire_story(redis: RedisClient, settings: Settings) -> None:
+async def test_sample_article_with_its_real_dates_under_the_real_clock(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """The 2016 stories enriched today, with default settings, in one batch: the ceasefire links
+    exactly the two earlier stories on the fighting (one of them earlier in the same batch)."""
     from services.enrich.pipeline import build_enricher
-    from shared.events import StoryReceived
+    from shared.events import StoryReceived, utcnow
 
-    # 2016 stories enriched in 2021: keep them in the index longer than the default 400 days
-    enricher = build_enricher(settings.model_copy(update={"index_ttl_days": 3650.0, "tagging": False}), redis)
-    reading_day = datetime(2021, 11, 1, 9, 0, tzinfo=UTC)  # the sample was read "over 5 years" later
-    enricher.clock = lambda: reading_day
+    enricher = build_enricher(settings.model_copy(update={"tagging": False}), redis)
+    assert enricher.clock is utcnow  # the real clock: ten years after the stories' own dates
 
     def received(s: Story) -> StoryReceived:
-        return StoryReceived(story_id=s.id, trace_id="t", received_at=NOW, story=s)
+        return StoryReceived(story_id=s.id, trace_id="t", received_at=utcnow(), story=s)
 
-    earlier = await enricher.enrich_batch([received(s) for s in EARLIER])
-    assert all(e.age_label == "5 years" for e in earlier)
-    [enrichment] = await enricher.enrich_batch([received(CEASEFIRE)])
+    first, *rest = EARLIER
+    await enricher.enrich_batch([received(first)])
+    *earlier, enrichment = await enricher.enrich_batch([received(s) for s in [*rest, CEASEFIRE]])
     assert {link.story_id for link in enrichment.related} == {PUTIN.id, ERUPTS.id}
-    assert all(link.reason for link in enrichment.related)
-    assert enrichment.age_label == "5 years"
-    assert enrichment.age_days is not None
-    assert enrichment.age_days > 5 * 365
-    assert enrichment.flags == []
+    by_id = {link.story_id: link for link in enrichment.related}
+    assert by_id[PUTIN.id].days_apart == pytest.approx(2.5)
+    assert by_id[ERUPTS.id].days_apart == pytest.approx(3.5)
+    assert all("earlier" in link.reason and "lexical" in link.reason for link in enrichment.related)
+    assert enrichment.age_label is not None
+    assert "years" in enrichment.age_label
+    # PUTIN arrived earlier in this same batch and still links to ERUPTS from the batch before
+    putin = earlier[rest.index(PUTIN)]
+    assert ERUPTS.id in {link.story_id for link in putin.related}
+    # the editors' lookup finds it too (it is in the index, not expired by its own date)
+    ranked = await enricher.linker.related_to(CEASEFIRE.id, 5, now=utcnow()) if enricher.linker else None
+    assert ranked is not None
+    assert {link.story_id for link in ranked.related} >= {PUTIN.id, ERUPTS.id}
 
 
 async def test_concurrent_versions_leave_the_newest(linker: RelatedLinker, redis: RedisClient) -> None:

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
-from services.ingest import auth
+from shared import auth
 from shared.config import NewsroomConfig, Partner
 from shared.connections import RedisClient
 from shared.events import RelatedLink, utcnow
@@ -56,13 +56,7 @@ def related_router(
         token = auth.bearer_token(request.headers)
         caller = auth.reader(config, token) if token else None
         if caller is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Not authenticated",
-                "Send 'Authorization: Bearer <partner API key or editor token>'.",
-                headers={"WWW-Authenticate": 'Bearer realm="ingest"'},
-            )
+            raise auth.unauthenticated(auth.READER_HINT, realm="ingest")
         namespace = caller.id + "-" if isinstance(caller, Partner) else ""  # editors: everything
 
         def visible(other: str) -> bool:

@@ -7,11 +7,17 @@ script below is atomic and declares every key it touches:
 - `df`         hash: term / `e:<entity>` -> how many stories had it, and `#docs`;
 - `p:<lang>:t:<term>`, `p:<lang>:e:<entity>`
                postings, sorted sets of story ids scored by first publication; only
-               *usable* stories are posted; each is trimmed to `posting_cap` newest and
-               to the expiry horizon on every write, and expires when unused for `ttl`;
+               *usable* stories are posted; each is trimmed to `posting_cap` newest on
+               every write, loses an entry's id when the entry expires, and expires
+               itself when unused for `ttl`;
 - `embargoed`  sorted set: story id -> embargo end (candidates are skipped until then);
 - `killed`     sorted set: story id -> kill time (a late older version cannot resurrect it);
-- `expiry`     sorted set: story id -> first publication (entries past the ttl are dropped).
+- `expiry`     sorted set: story id -> when we last indexed a version of it (dropped after the ttl).
+
+Expiry runs on our clock, from when a story entered the index, never from the
+story's own date: an archive backfill or a 2016 story posted today is indexed and
+linked like any other, and whether two old stories link depends only on the time
+between them (the linker's window), not on their distance from today.
 
 A lookup reads a bounded slice of a bounded number of postings, so its cost does
 not grow with the index (bench/related.py measures it at 1k, 10k and 100k stories).
@@ -30,7 +36,7 @@ from services.enrich.related.features import DOCS_FIELD, IndexEntry
 from shared.connections import RedisClient
 from shared.keys import Keys
 
-PutOutcome = Literal["indexed", "killed", "stale", "expired", "removed"]
+PutOutcome = Literal["indexed", "killed", "stale"]
 
 
 @dataclass(frozen=True)
@@ -96,25 +102,36 @@ return out
 
 _PUT = _Script(
     """
--- KEYS: docs, df, embargoed, killed, expiry, old postings (n_old)..., new postings...
+-- KEYS: docs, df, embargoed, killed, expiry, old postings (n_old)..., new postings (n_new)...,
+--       postings of the expired entries being dropped...
 -- ARGV: id, expected sha1 of current entry ('' if none), action ('put' | 'kill'), entry,
--- first, embargo ('' if none), post ('1' | '0'), now, cutoff, posting_cap, ttl_ms,
--- expire_batch, n_old, df fields...
+-- first, embargo ('' if none), now, cutoff, posting_cap, ttl_ms, n_old, n_new, n_expired,
+-- then per expired entry: its id and how many of the trailing KEYS are its postings,
+-- then the df fields...
 local docs, df, embargoed, killed, expiry = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, expected, action = ARGV[1], ARGV[2], ARGV[3]
-local now, cutoff = tonumber(ARGV[8]), tonumber(ARGV[9])
-local posting_cap, ttl_ms, n_old = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[13])
+local now, cutoff = tonumber(ARGV[7]), tonumber(ARGV[8])
+local posting_cap, ttl_ms = tonumber(ARGV[9]), tonumber(ARGV[10])
+local n_old, n_new, n_expired = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 
 local current = redis.call('HGET', docs, id)
 local current_sha = ''
 if current then current_sha = redis.sha1hex(current) end
 if current_sha ~= expected then return 'conflict' end
 
--- amortised housekeeping: drop a few expired entries, old tombstones, lifted embargoes
-local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', cutoff, 'LIMIT', 0, tonumber(ARGV[12]))
-for _, old_id in ipairs(expired) do
-  redis.call('HDEL', docs, old_id)
-  redis.call('ZREM', expiry, old_id)
+-- amortised housekeeping: drop a few entries indexed longer ago than the ttl (with their
+-- posting ids), old tombstones, lifted embargoes
+local key_at, arg_at = 6 + n_old + n_new, 14
+for _ = 1, n_expired do
+  local old_id, n = ARGV[arg_at], tonumber(ARGV[arg_at + 1])
+  local indexed = redis.call('ZSCORE', expiry, old_id)
+  -- another replica may have dropped (or a kill removed) it since it was read
+  if old_id ~= id and indexed and tonumber(indexed) <= cutoff then
+    for i = key_at, key_at + n - 1 do redis.call('ZREM', KEYS[i], old_id) end
+    redis.call('HDEL', docs, old_id)
+    redis.call('ZREM', expiry, old_id)
+  end
+  key_at, arg_at = key_at + n, arg_at + 2
 end
 redis.call('ZREMRANGEBYSCORE', killed, '-inf', cutoff)
 redis.call('ZREMRANGEBYSCORE', embargoed, '-inf', now)
@@ -131,36 +148,25 @@ if action == 'kill' then
 end
 
 local first = tonumber(ARGV[5])
-if first < cutoff then
-  if current then
-    redis.call('HDEL', docs, id)
-    redis.call('ZREM', expiry, id)
-    return 'removed'
-  end
-  return 'expired'
-end
-
 redis.call('HSET', docs, id, ARGV[4])
-redis.call('ZADD', expiry, first, id)
+-- a new version is fresh copy: its time in the index starts again
+redis.call('ZADD', expiry, now, id)
 if not current then
   -- document frequencies count stories, not versions
   redis.call('HINCRBY', df, '#docs', 1)
-  for i = 14, #ARGV do redis.call('HINCRBY', df, ARGV[i], 1) end
+  for i = arg_at, #ARGV do redis.call('HINCRBY', df, ARGV[i], 1) end
 end
 if ARGV[6] ~= '' and tonumber(ARGV[6]) > now then
   redis.call('ZADD', embargoed, ARGV[6], id)
 else
   redis.call('ZREM', embargoed, id)
 end
-if ARGV[7] == '1' then
-  for i = 6 + n_old, #KEYS do
-    local key = KEYS[i]
-    redis.call('ZADD', key, first, id)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-    local size = redis.call('ZCARD', key)
-    if size > posting_cap then redis.call('ZREMRANGEBYRANK', key, 0, size - posting_cap - 1) end
-    redis.call('PEXPIRE', key, ttl_ms)
-  end
+for i = 6 + n_old, 5 + n_old + n_new do
+  local key = KEYS[i]
+  redis.call('ZADD', key, first, id)
+  local size = redis.call('ZCARD', key)
+  if size > posting_cap then redis.call('ZREMRANGEBYRANK', key, 0, size - posting_cap - 1) end
+  redis.call('PEXPIRE', key, ttl_ms)
 end
 return 'indexed'
 """
@@ -259,16 +265,29 @@ class StoryIndex:
     ) -> PutOutcome:
         cutoff = now - self.policy.ttl_seconds
         for _ in range(self.MAX_CONFLICT_RETRIES):
-            raw = await self.redis.hget(self.docs, story_id)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(self.docs, story_id)
+                pipe.zrangebyscore(self.expiry, "-inf", cutoff, start=0, num=self.policy.expire_batch)
+                raw, expired_ids = await pipe.execute()
             current = IndexEntry.from_json(raw) if raw else None
             if entry is not None and current is not None and current.version > entry.version:
                 return "stale"  # a late older version never replaces a newer one
             expected = hashlib.sha1(raw, usedforsecurity=False).hexdigest() if raw else ""
             old_postings = self.postings_of(current) if current else []
             new_postings = self.postings_of(entry) if entry and entry.status == "usable" else []
+            expired = await self._expired(expired_ids)
             outcome = await _PUT(
                 self.redis,
-                [self.docs, self.df, self.embargoed, self.killed, self.expiry, *old_postings, *new_postings],
+                [
+                    self.docs,
+                    self.df,
+                    self.embargoed,
+                    self.killed,
+                    self.expiry,
+                    *old_postings,
+                    *new_postings,
+                    *(key for _, postings in expired for key in postings),
+                ],
                 [
                     story_id,
                     expected,
@@ -276,13 +295,14 @@ class StoryIndex:
                     entry.to_json() if entry else "",
                     entry.first if entry else 0,
                     entry.embargo if entry and entry.embargo else "",
-                    "1" if new_postings else "0",
                     now,
                     cutoff,
                     self.policy.posting_cap,
                     int(self.policy.ttl_seconds * 1000),
-                    self.policy.expire_batch,
                     len(old_postings),
+                    len(new_postings),
+                    len(expired),
+                    *(arg for old_id, postings in expired for arg in (old_id, len(postings))),
                     *df_fields,
                 ],
             )
@@ -290,3 +310,14 @@ class StoryIndex:
             if result != "conflict":
                 return result  # type: ignore[return-value]
         raise RuntimeError(f"index entry {story_id} kept changing under {self.MAX_CONFLICT_RETRIES} writes")
+
+    async def _expired(self, ids: Sequence[bytes | str]) -> list[tuple[str, list[str]]]:
+        """(id, posting keys) of entries past the ttl, so dropping them also clears their postings."""
+        if not ids:
+            return []
+        names = [_text(i) for i in ids]
+        raws = await self.redis.hmget(self.docs, names)
+        return [
+            (name, self.postings_of(IndexEntry.from_json(raw)) if raw else [])
+            for name, raw in zip(names, raws, strict=True)
+        ]

@@ -1,5 +1,8 @@
 """Who is calling: a partner (API key or Standard Webhooks signature) or an editor.
 
+Every service that authenticates answers the same `401 unauthenticated` problem
+(`unauthenticated()`); only the realm and the hint in its detail differ.
+
 API keys and editor tokens are compared by SHA-256 digest (the config stores only
 digests, several per partner so keys can be rotated). Partners that sign their
 requests send the three Standard Webhooks headers instead of a key; the
@@ -12,9 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shared.config import Editor, NewsroomConfig, Partner
+from shared.problems import Problem
 from shared.webhooks import WebhookVerificationError, verify
 
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+READER_HINT = "Send 'Authorization: Bearer <partner API key or editor token>'."
+
+
+def unauthenticated(detail: str, realm: str) -> Problem:
+    """The one 401 of every API: no credentials, or credentials that match nobody."""
+    return Problem(
+        401,
+        "unauthenticated",
+        "Not authenticated",
+        detail,
+        headers={"WWW-Authenticate": f'Bearer realm="{realm}"'},
+    )
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
