@@ -195,7 +195,9 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         if outlet is None or outlet.transport != "atom":
             raise _not_found("Atom feed", name)
         entries = await atom.entries(name)
-        body = feed_xml(name, str(request.url), entries, datetime.now(UTC))
+        # The feed's own address, not what the caller appended to it (nothing of theirs is reflected).
+        self_url = str(request.url.replace(query="", fragment=""))
+        body = feed_xml(name, self_url, entries, datetime.now(UTC))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return router
