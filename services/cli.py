@@ -101,13 +101,13 @@ def queue(
 
 
 @app.command("demo-outlet")
-def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
+def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET, host: str = "127.0.0.1") -> None:
     """Run a demo outlet that verifies and logs what it receives."""
     from services.demo_outlet import create_app
     from shared.logging import configure_logging
 
     configure_logging("demo-outlet")
-    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(secret), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> bool:
