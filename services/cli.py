@@ -19,6 +19,7 @@ from rich.progress import Progress
 
 from services.enrich.tagging.cli import make_tag_command
 from shared.story import Story
+from shared.untrusted import terminal_text
 
 
 def _read_stories(raw: bytes) -> list[Story]:
@@ -100,13 +101,13 @@ def queue(
 
 
 @app.command("demo-outlet")
-def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
+def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET, host: str = "127.0.0.1") -> None:
     """Run a demo outlet that verifies and logs what it receives."""
     from services.demo_outlet import create_app
     from shared.logging import configure_logging
 
     configure_logging("demo-outlet")
-    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(secret), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> bool:
@@ -216,7 +217,8 @@ def _post_all(stories: list[tuple[str, bytes, str]], url: str, key: str) -> int:
             ok = response.status_code < 300
             failures += not ok
             progress.console.print(
-                f"{'✓' if ok else '✗'} {name}: {response.status_code} {response.text[:200]}"
+                terminal_text(f"{'✓' if ok else '✗'} {name}: {response.status_code} {response.text[:200]}"),
+                markup=False,
             )
             progress.advance(task)
     return failures
@@ -243,13 +245,15 @@ def replay_dead_letter(
             for letter in await list_dead_letters(redis, settings.keys):
                 mark = "replayable" if letter.replayable else "retry from the publish queue"
                 console.print(
-                    f"{letter.entry_id}  {letter.source}  story={letter.story_id or '-'}  "
-                    f"attempts={letter.deliveries}  [{mark}]  {letter.error[:120]}",
+                    terminal_text(
+                        f"{letter.entry_id}  {letter.source}  story={letter.story_id or '-'}  "
+                        f"attempts={letter.deliveries}  [{mark}]  {letter.error[:120]}"
+                    ),
                     markup=False,
                 )
             if not dry_run:
                 for dead_id, new_id in await replay(redis, settings.keys, entry_ids or None):
-                    console.print(f"replayed {dead_id} → {new_id}")
+                    console.print(terminal_text(f"replayed {dead_id} → {new_id}"), markup=False)
         finally:
             await redis.aclose()
 

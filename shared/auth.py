@@ -58,3 +58,8 @@ def partner_by_signature(config: NewsroomConfig, body: bytes, headers: Mapping[s
 def reader(config: NewsroomConfig, token: str) -> Partner | Editor | None:
     """Who may read story status with this token: its partner, or an editor."""
     return config.partner_for_key(token) or config.editor_for_token(token)
+
+
+def may_read(caller: Partner | Editor, owner: str | None) -> bool:
+    """Editors read every story; a partner only those recorded as its own (`owner`)."""
+    return isinstance(caller, Editor) or (owner is not None and owner == caller.id)

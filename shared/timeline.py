@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from shared.events import ReceivedAs
+from shared.events import IngestWarning, ReceivedAs
 
 
 class Entry(BaseModel):
@@ -42,6 +42,7 @@ class Received(Entry):
     format: str
     embargoed: str | None = None
     expires: str | None = None
+    warnings: list[IngestWarning] | None = None  # what was wrong but could be read
 
     @property
     def event(self) -> str:

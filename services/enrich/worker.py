@@ -40,12 +40,14 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     ) -> Mapping[str, BaseException]:
         failed: dict[str, BaseException] = {}
         started = time.perf_counter()
-        enrichments = await enricher.enrich_batch([entry.event for entry in entries])
+        enrichments = await enricher.enrich_each([entry.event for entry in entries])
         per_story = (time.perf_counter() - started) / max(1, len(entries))
         for entry, enrichment in zip(entries, enrichments, strict=True):
             received = entry.event
             structlog.contextvars.bind_contextvars(story_id=received.story_id, trace_id=received.trace_id)
             try:
+                if isinstance(enrichment, Exception):
+                    raise enrichment  # this story alone: retried, then dead-lettered
                 enriched = StoryEnriched(
                     story_id=received.story_id,
                     trace_id=received.trace_id,

@@ -88,7 +88,10 @@ async def _after_accept(
             uri=story.uri,
             version=story.version,
             format=item.source_format,
+            warnings=item.warnings,
         )
+        if item.warnings:
+            log.info("story read with warnings", fields=[w.field for w in item.warnings])
         if result.outcome != "accepted":
             log.info("story not forwarded", outcome=result.outcome, version=story.version)
             return answer.model_copy(update={"current_version": result.current_version})
@@ -118,6 +121,7 @@ async def _record_received(
         format=event.source_format,
         embargoed=story.embargoed.isoformat() if story.embargoed else None,
         expires=story.expires.isoformat() if story.expires else None,
+        warnings=event.warnings or None,
     )
     try:
         await status.record(redis, keys, story.id, entry, service="ingest")
@@ -141,4 +145,5 @@ def _not_ingested(item: ParsedItem) -> ItemResult:
         code=422,
         format=item.source_format,
         problem=responses.Problem.model_validate(problem.body()),
+        warnings=item.warnings,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -94,8 +95,10 @@ async def test_list_filters_and_counts(api: tuple[httpx.AsyncClient, Publisher])
     assert set(item) == {
         "id", "story_id", "outlet", "partner", "headline", "version", "status", "attempts", "last_error",
         "status_code", "queued_at", "sent_at", "updated_at", "next_attempt_at", "hold_reason", "age_label",
-        "flags", "event_type",
+        "flags", "event_type", "actions", "waiting",
     }  # fmt: skip
+    assert item["actions"] == ["hold", "cancel"]
+    assert item["waiting"] is None
     assert item["flags"] == ["FLASH"]
     assert item["event_type"] == "story.published"
     assert item["partner"] == "wire"
@@ -273,3 +276,15 @@ async def test_outlets_enable_and_one_delivery_with_its_payload(
     assert one.json()["status"] == "queued"
     assert one.json()["payload"] == ""  # nothing sent yet
     assert (await client.post("/v1/outlets/nope/enable", headers=AUTH)).status_code == 404
+
+
+async def test_the_atom_feed_reflects_nothing_of_the_query_string(
+    api: tuple[httpx.AsyncClient, Publisher],
+) -> None:
+    client, _ = api
+    answer = await client.get('/feeds/feed.atom?x="/><script>alert(1)</script><x y="')
+    assert answer.status_code == 200
+    root = ElementTree.fromstring(answer.content)
+    (self_link,) = [e for e in root.iter("{http://www.w3.org/2005/Atom}link") if e.get("rel") == "self"]
+    assert self_link.get("href") == "http://publish/feeds/feed.atom"
+    assert "script" not in answer.text

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from services.enrich.related.features import IndexEntry
 from services.enrich.related.linker import configured_linker
 from shared import auth
-from shared.config import NewsroomConfig, Partner
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import RelatedLink, utcnow
 from shared.logging import get_logger
@@ -55,10 +56,9 @@ def related_router(
         caller = auth.reader(config, token) if token else None
         if caller is None:
             raise auth.unauthenticated(auth.READER_HINT, realm="ingest")
-        namespace = caller.id + "-" if isinstance(caller, Partner) else ""  # editors: everything
 
-        def visible(other: str) -> bool:
-            return other.startswith(namespace)
+        def visible(entry: IndexEntry) -> bool:
+            return auth.may_read(caller, entry.partner)
 
         not_found = Problem(
             404,
@@ -67,8 +67,6 @@ def related_router(
             f"No story {story_id!r} visible to this caller is indexed (unknown, killed, expired, "
             "or not enriched yet).",
         )
-        if not visible(story_id):
-            raise not_found
         try:
             links = await linker.related_to(story_id, k, now=utcnow(), visible=visible)
         except RedisError as exc:
