@@ -126,6 +126,23 @@ class NewsroomConfig(_Strict):
     editors: list[Editor] = Field(default_factory=list)
     exempt_genres: list[str] = Field(default_factory=lambda: ["evergreen", "recipe", "puzzle"])
 
+    @field_validator("partners")
+    @classmethod
+    def _partner_ids_distinct(cls, partners: list[Partner]) -> list[Partner]:
+        # Story ids are `<partner>-<digest>`: `alpha` beside `alpha-x` would make one partner's
+        # ids read as if they began with the other's (and so its keys, logs and metrics).
+        ids = [p.id for p in partners]
+        for twice in {i for i in ids if ids.count(i) > 1}:
+            raise ValueError(f"partner id {twice!r} is used twice")
+        for first in ids:
+            for second in ids:
+                if second.startswith(first + "-"):
+                    raise ValueError(
+                        f"partner ids {first!r} and {second!r} could be confused "
+                        f"(one is the other followed by '-'); rename one"
+                    )
+        return partners
+
     def partner_for_key(self, key: str) -> Partner | None:
         for partner in self.partners:
             if partner.accepts_key(key):

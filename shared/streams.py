@@ -36,6 +36,7 @@ class Streams:
     received: Stream
     received_priority: Stream
     enriched: Stream
+    kill_requested: Stream
 
     @classmethod
     def for_keys(cls, keys: Keys) -> Streams:
@@ -43,10 +44,11 @@ class Streams:
             received=Stream(keys.received, "enrich"),
             received_priority=Stream(keys.received_priority, "enrich"),
             enriched=Stream(keys.enriched, "publish"),
+            kill_requested=Stream(keys.kill_requested, "ingest"),
         )
 
     def all(self) -> list[Stream]:
-        return [self.received, self.received_priority, self.enriched]
+        return [self.received, self.received_priority, self.enriched, self.kill_requested]
 
 
 async def ensure_groups(redis: RedisClient, streams: Iterable[Stream]) -> None:

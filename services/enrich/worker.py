@@ -92,9 +92,10 @@ async def enrich_entries(
 async def _enrich_chunk(
     enricher: Enricher, received: list[StoryReceived]
 ) -> list[Enrichment | BaseException]:
+    """Each story's enrichment or its own error (see `Enricher.enrich_each`)."""
     try:
-        return list(await enricher.enrich_batch(received))
-    except Exception as exc:  # this chunk alone is retried
+        return list(await enricher.enrich_each(received))
+    except Exception as exc:  # what no single story is to blame for: this chunk is retried
         return [exc] * len(received)
 
 

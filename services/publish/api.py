@@ -23,6 +23,7 @@ from services.publish.formats import to_ninjs, webhook_body
 from services.publish.publisher import DeliveryFilter, Publisher
 from services.publish.queue import Action
 from shared import status
+from shared.auth import bearer_token, unauthenticated
 from shared.config import Editor
 from shared.events import StoryEnriched
 from shared.problems import Problem
@@ -41,20 +42,16 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     config, redis, keys = publisher.config, publisher.redis, publisher.keys
 
     def editor(request: Request) -> Editor:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = bearer_token(request.headers) or ""
         if not token and request.url.path == "/v1/events":
             # EventSource cannot send headers; only the live feed takes the token in the
             # query, so tokens do not end up in access logs of every other route.
             token = request.query_params.get("token", "")
         found = config.editor_for_token(token) if token else None
         if found is None:
-            raise Problem(
-                401,
-                "unauthorized",
-                "Editor token required",
+            raise unauthenticated(
                 "Send `Authorization: Bearer <editor token>` (or `?token=` for the event stream).",
-                headers={"WWW-Authenticate": 'Bearer realm="newsroom-editors"'},
+                realm="newsroom-editors",
             )
         return found
 
@@ -98,7 +95,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
 
     @router.post("/v1/stories/{story_id}/kill")
     async def kill(story_id: str, who: Editor = signed_in) -> dict[str, Any]:
-        results = await publisher.kill(story_id)
+        results = await publisher.kill(story_id, who.id)
         if results is None:
             raise _not_found("story", story_id)
         await status.record(redis, keys, story_id, "editor:kill", {"editor": who.id}, service="publish")
@@ -215,7 +212,9 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         if outlet is None or outlet.transport != "atom":
             raise _not_found("Atom feed", name)
         entries = await atom.entries(name)
-        body = feed_xml(name, str(request.url), entries, datetime.now(UTC))
+        # The feed's own address, not what the caller appended to it (nothing of theirs is reflected).
+        self_url = str(request.url.replace(query="", fragment=""))
+        body = feed_xml(name, self_url, entries, datetime.now(UTC))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return router

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from shared.config import Outlet, OutletWording
 from shared.events import RelatedLink, StoryEnriched
 from shared.story import EntityTag, Story
+from shared.untrusted import link_html, safe_url
 
 Format = Literal["ninjs", "html", "text"]
 EventType = Literal["story.published", "story.updated", "story.killed"]
@@ -219,7 +220,8 @@ def to_html(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None) -
     picture = next((p for p in story.pictures if p.uri or p.caption), None)
     caption = caption_text(story)
     if picture is not None:
-        img = f'<img src="{esc(picture.uri)}" alt="">' if picture.uri else ""
+        src = safe_url(picture.uri)
+        img = f'<img src="{esc(src)}" alt="">' if src else ""
         parts.append(f"<figure>{img}<figcaption>{esc(caption)}</figcaption></figure>")
     blocks = _html_blocks(story.body_html)
     links = enriched.enrichment.related
@@ -236,9 +238,7 @@ def to_html(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None) -
 
 
 def _related_html(link: RelatedLink) -> str:
-    return (
-        f'<p class="related">Related: <a href="{html.escape(link.uri)}">{html.escape(link.headline)}</a></p>'
-    )
+    return f'<p class="related">Related: {link_html(link.uri, link.headline)}</p>'
 
 
 def _document(story: Story, article: str) -> str:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.ingest.acceptance import Acceptor
-from services.ingest.ratelimit import RateLimit
 from services.publish.formats import Rendition, event_type, render
 from services.publish.queue import STATUSES, Action, Delivery, OutletQueue
 from services.publish.routing import route
@@ -25,7 +23,7 @@ from shared import status
 from shared.age import editor_flags, story_age_label
 from shared.config import NewsroomConfig, Outlet
 from shared.connections import RedisClient
-from shared.events import DeliveryDone, DeliveryFailed, StoryEnriched, StoryReceived
+from shared.events import DeliveryDone, DeliveryFailed, KillRequested, StoryEnriched
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.streams import encode_event
@@ -210,7 +208,7 @@ class Publisher:
         versions = [StoryEnriched.model_validate_json(v) for v in raw.values()]
         return max(versions, key=lambda e: (e.story.version, e.received_as == "kill"))
 
-    async def kill(self, story_id: str) -> dict[str, str] | None:
+    async def kill(self, story_id: str, editor: str | None = None) -> dict[str, str] | None:
         """Kill a story everywhere: a kill notice to every outlet that received any version."""
         latest = await self.latest_version(story_id)
         if latest is None:
@@ -222,24 +220,19 @@ class Publisher:
             }
         )
         results = await self.accept(killed)
-        await self._kill_upstream(killed)
+        await self._kill_upstream(killed, editor)
         return results
 
-    async def _kill_upstream(self, killed: StoryEnriched) -> None:
-        """Record an editor's kill where a partner's kill would be: in ingest's version
-        registry (so no later version of the item resurrects it) and on the priority
-        stream (so enrich drops it from the related index). When that kill reaches publish
-        again, its deliveries already exist and nothing is sent twice."""
-        received = StoryReceived(
-            story_id=killed.story_id,
-            trace_id=killed.trace_id,
-            received_at=datetime.now(UTC),
-            received_as="kill",
-            story=killed.story,
-            source_format="editor-kill",
+    async def _kill_upstream(self, killed: StoryEnriched, editor: str | None) -> None:
+        """Ask ingest to record the kill where a partner's kill would be (`KillRequested`):
+        in the version registry, so no later version of the item resurrects it, and on the
+        priority stream, so enrich drops it from the related index. When that kill reaches
+        publish again, its deliveries already exist and nothing is sent twice."""
+        command = KillRequested(
+            story_id=killed.story_id, trace_id=killed.trace_id, story=killed.story, editor=editor
         )
-        unlimited = RateLimit(rate_per_second=1e9, burst=1_000_000)
-        await Acceptor(self.redis, self.keys).accept(killed.story.partner, [received], unlimited)
+        payload = await encode_event(command, killed.trace_id)
+        await self.redis.xadd(self.keys.kill_requested, {"__data__": payload})
 
     async def deliveries(self, flt: DeliveryFilter) -> list[Delivery]:
         names = [flt.outlet] if flt.outlet else list(self.queues)

@@ -7,8 +7,10 @@ the retry rules decide what comes next.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -101,13 +103,16 @@ class DirectoryTransport:
 
     def filename(self, enriched: StoryEnriched, rendition: Rendition) -> str:
         kind = event_type(enriched).removeprefix("story.")
-        return f"{enriched.story_id}-v{enriched.story.version}-{kind}.{EXTENSIONS[rendition.format]}"
+        stem = file_stem(enriched.story_id)
+        return f"{stem}-v{enriched.story.version}-{kind}.{EXTENSIONS[rendition.format]}"
 
     async def send(
         self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
     ) -> tuple[Attempt, bytes]:
         body = rendition.file_body()
         target = self.directory / self.filename(enriched, rendition)
+        if target.resolve().parent != self.directory.resolve():
+            return Attempt(error=f"refused to write outside {self.directory}: {target.name!r}"), body
         try:
             await asyncio.to_thread(_write_atomically, target, body)
         except OSError as exc:
@@ -116,6 +121,19 @@ class DirectoryTransport:
 
     async def close(self) -> None:
         return None
+
+
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def file_stem(story_id: str) -> str:
+    """A story id as one plain file-name component: ids come off a stream, so `../x`, `/`, NUL or
+    a leading dot must never reach the file system. A changed id gets a digest, so two ids that
+    differ only in unsafe characters still get different files."""
+    stem = _UNSAFE_IN_FILE_NAMES.sub("_", story_id)[:120]
+    if stem == story_id:
+        return stem
+    return f"{stem}-{hashlib.sha256(story_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def _write_atomically(target: Path, body: bytes) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.ingest.app import create_app
+from services.bootstrap import ingest_app as create_app
 from shared.config import NewsroomConfig, parse_config, sha256_hex
 from shared.connections import RedisClient
 from shared.events import StoryReceived

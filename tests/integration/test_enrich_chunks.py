@@ -42,23 +42,28 @@ def entries(count: int) -> list[Entry[StoryReceived]]:
 
 
 class HeldEnricher(Enricher):
-    """Enriches without tags; the chunk holding `hold_story` waits for `release`, and the one
-    holding `fail_story` fails."""
+    """Enriches without tags; the chunk holding `hold_story` waits for `release`, `fail_story`
+    fails on its own, and the chunk holding `break_story` fails as a whole."""
 
-    def __init__(self, settings: Settings, hold_story: str = "", fail_story: str = "") -> None:
+    def __init__(
+        self, settings: Settings, hold_story: str = "", fail_story: str = "", break_story: str = ""
+    ) -> None:
         super().__init__(settings)
-        self.hold_story, self.fail_story = hold_story, fail_story
+        self.hold_story, self.fail_story, self.break_story = hold_story, fail_story, break_story
         self.release = asyncio.Event()
         self.chunks: list[int] = []
 
-    async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
+    async def enrich_each(self, received: Sequence[StoryReceived]) -> list[Enrichment | Exception]:
         self.chunks.append(len(received))
         ids = {event.story_id for event in received}
-        if self.fail_story in ids:
-            raise RuntimeError("tagger broke on this chunk")
+        if self.break_story in ids:
+            raise RuntimeError("the index broke under this chunk")
         if self.hold_story in ids:
             await self.release.wait()
-        return [Enrichment() for _ in received]
+        return [
+            ValueError("this story is broken") if event.story_id == self.fail_story else Enrichment()
+            for event in received
+        ]
 
 
 async def enriched_count(redis: RedisClient, settings: Settings) -> int:
@@ -87,16 +92,18 @@ async def test_the_first_chunk_is_on_the_stream_while_the_next_is_still_being_en
     assert enricher.chunks == [CHUNK, 2]
 
 
-async def test_a_failing_chunk_is_retried_alone_and_a_redelivered_batch_appends_nothing_twice(
+async def test_a_failing_story_or_chunk_is_retried_alone_and_a_redelivery_appends_nothing_twice(
     settings: Settings, redis: RedisClient
 ) -> None:
-    batch = entries(CHUNK + 2)
-    broken = HeldEnricher(settings, fail_story=batch[-1].event.story_id)
+    batch = entries(2 * CHUNK + 1)
+    broken = HeldEnricher(
+        settings, fail_story=batch[1].event.story_id, break_story=batch[CHUNK].event.story_id
+    )
     failed = await enrich_entries(batch, broken, redis, settings.keys, WINDOW_MS)
-    assert set(failed) == {entry.entry_id for entry in batch[CHUNK:]}
-    assert await enriched_count(redis, settings) == CHUNK
-    assert await status.read(redis, settings.keys, batch[-1].event.story_id) is None
+    assert set(failed) == {batch[1].entry_id} | {entry.entry_id for entry in batch[CHUNK : 2 * CHUNK]}
+    assert await enriched_count(redis, settings) == CHUNK  # the first chunk's others and the last one
+    assert await status.read(redis, settings.keys, batch[1].event.story_id) is None
 
     again = await enrich_entries(batch, HeldEnricher(settings), redis, settings.keys, WINDOW_MS)
     assert again == {}
-    assert await enriched_count(redis, settings) == CHUNK + 2  # the first chunk was not appended again
+    assert await enriched_count(redis, settings) == 2 * CHUNK + 1  # nothing appended twice

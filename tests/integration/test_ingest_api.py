@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from shared import status
+from shared.config import NewsroomConfig, Partner, sha256_hex
 from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import make_story_id
@@ -113,6 +114,29 @@ async def test_partners_live_in_separate_namespaces(settings: Settings, redis: R
     assert own.status_code == 200
     assert editor.status_code == 200
     _is_problem(stranger, 401)
+
+
+def _prefix_partners() -> NewsroomConfig:
+    """`alpha` and `alpha-x`, past the config's refusal: visibility must not rest on that refusal."""
+    alpha_x = Partner(id="alpha-x", keys_sha256=[sha256_hex(KEY_B)])
+    base = partners_config()
+    return NewsroomConfig.model_construct(
+        partners=[base.partners[0], alpha_x], editors=base.editors, outlets=[], exempt_genres=[]
+    )
+
+
+async def test_a_partner_never_reads_a_story_whose_id_merely_starts_with_its_id(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings), _prefix_partners()) as client:
+        theirs = (await _post(client, ninjs("urn:x:1", embargoed="2030-01-01T00:00:00Z"), KEY_B)).json()
+        assert theirs["id"].startswith("alpha-x-")
+        _is_problem(await client.get(f"/v1/stories/{theirs['id']}", headers=bearer(KEY_A1)), 404)
+        own = await client.get(f"/v1/stories/{theirs['id']}", headers=bearer(KEY_B))
+        editor = await client.get(f"/v1/stories/{theirs['id']}", headers=bearer(EDITOR_TOKEN))
+    assert own.status_code == 200
+    assert own.json()["partner"] == "alpha-x"
+    assert editor.status_code == 200
 
 
 async def test_versions_duplicates_superseded_updates_kills_and_withheld(
