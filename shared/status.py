@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,24 +21,49 @@ TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
 
 
+@dataclass(frozen=True)
+class Record:
+    """One status change of one story: its typed timeline entry, by the service that wrote it."""
+
+    story_id: str
+    entry: Entry
+    service: str
+
+
 async def record(redis: RedisClient, keys: Keys, story_id: str, entry: Entry, *, service: str) -> None:
     """Set the entry's status fields and append it to the timeline, atomically for this story."""
+    (error,) = await record_many(redis, keys, [Record(story_id, entry, service)])
+    if error is not None:
+        raise error
+
+
+async def record_many(
+    redis: RedisClient, keys: Keys, records: Sequence[Record]
+) -> list[BaseException | None]:
+    """Several stories' records in one round trip; per record, the error it met or None."""
+    if not records:
+        return []
     now = time.time()
-    status_key, timeline_key = keys.story(story_id), keys.story_timeline(story_id)
-    stamped = entry.model_copy(update={"at": now, "service": service})
-    fields = entry.status_fields()
-    flat = {
-        k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-        for k, v in fields.items()
-        if v is not None
-    }
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(status_key, mapping={**flat, f"{entry.event}_at": now, "updated_at": now})
-        pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
-        pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
-        pipe.expire(status_key, STATUS_TTL_SECONDS)
-        pipe.expire(timeline_key, STATUS_TTL_SECONDS)
-        await pipe.execute()
+        for one in records:
+            status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
+            stamped = one.entry.model_copy(update={"at": now, "service": one.service})
+            flat = {
+                k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
+                for k, v in one.entry.status_fields().items()
+                if v is not None
+            }
+            pipe.hset(status_key, mapping={**flat, f"{one.entry.event}_at": now, "updated_at": now})
+            pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
+            pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
+            pipe.expire(status_key, STATUS_TTL_SECONDS)
+            pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+        replies = await pipe.execute(raise_on_error=False)
+    per_record = len(replies) // len(records)
+    return [
+        next((r for r in replies[i : i + per_record] if isinstance(r, BaseException)), None)
+        for i in range(0, len(replies), per_record)
+    ]
 
 
 OutletStateName = Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
