@@ -108,11 +108,20 @@ class OutletSender:
             delivery_id=delivery.id,
         )
         now = datetime.now(UTC)
-        story = enriched.story
-        if enriched.received_as != "kill" and story.expires is not None and story.expires <= now:
-            expired = f"expired at {story.expires.isoformat()}"
-            result, row = await self.queue.finish(delivery, outcome="canceled", error=expired)
+        # The last moment before the bytes leave: whatever path brought it here, the gate decides.
+        gate = await self.publisher.gate(enriched, self.outlet, delivery_id=delivery.id, now=now)
+        if gate.verdict == "never":
+            result, row = await self.queue.finish(
+                delivery, outcome="canceled", error=gate.reason, refusal=gate.refusal or ""
+            )
+            log.info("gate refused", reason=gate.reason, result=result)
             await self._after(row, result, enriched, final=True)
+            return
+        if gate.verdict == "wait" and gate.until is not None:
+            until_ms = int(gate.until.timestamp() * 1000)
+            result, row = await self.queue.finish(delivery, outcome="wait", error="", next_ms=until_ms)
+            log.info("gate holds it", reason=gate.reason, result=result)
+            await self._after(row, result, enriched, final=False)
             return
         schedule = settings.retry_schedule_seconds
         started = time.perf_counter()

@@ -21,9 +21,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from services.publish.deliveries import STATUSES
 from shared.untrusted import terminal_text
 
-STATUSES = ("queued", "held", "sending", "delivered", "retrying", "failed", "canceled")
 STATUS_STYLES = {
     "queued": "bold blue",
     "held": "bold yellow",
