@@ -177,6 +177,45 @@ def up(
 
 
 @app.command()
+def check(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Partner files: ninjs, NewsML-G2, NITF, NewsML 1.2, ANPA, 7901.")
+    ],
+    timezone: Annotated[
+        str, typer.Option(help="The partner's timezone for times without an offset.")
+    ] = "UTC",
+    strict: Annotated[
+        bool, typer.Option(help="Refuse IPTC schema violations, as for a strict partner.")
+    ] = False,
+    schemas: Annotated[
+        Path | None, typer.Option(help="IPTC's ninjs schema folder (default: NEWSROOM_NINJS_SCHEMA_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report per file.")] = False,
+) -> None:
+    """How ingest would read each file (format, id, version, headline, dates, media, warnings); no Redis."""
+    from zoneinfo import ZoneInfo
+
+    from services.ingest.check import as_text, check_file
+    from services.ingest.items import Reading
+    from services.ingest.schemas import NinjsSchemas
+    from shared.settings import Settings
+
+    schema_dir = schemas or Settings().ninjs_schema_dir
+    reading = Reading("check", ZoneInfo(timezone), strict, NinjsSchemas.load(schema_dir), 0)
+    refused = False
+    for path in paths:
+        report = check_file(path.read_bytes(), reading)
+        refused = refused or "problem" in report or any("refused" in i for i in report["items"])
+        typer.echo(
+            json.dumps({"file": str(path), **report}, ensure_ascii=False)
+            if as_json
+            else as_text(str(path), report)
+        )
+    if refused:
+        raise typer.Exit(1)
+
+
+@app.command()
 def send(
     paths: Annotated[list[Path], typer.Argument(help="Story files (ninjs JSON).")],
     url: Annotated[str, typer.Option(envvar="NEWSROOM_INGEST_URL")] = "http://127.0.0.1:8001",

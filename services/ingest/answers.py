@@ -88,7 +88,10 @@ async def _after_accept(
             uri=story.uri,
             version=story.version,
             format=item.source_format,
+            warnings=item.warnings,
         )
+        if item.warnings:
+            log.info("story read with warnings", fields=[w.field for w in item.warnings])
         if result.outcome != "accepted":
             log.info("story not forwarded", outcome=result.outcome, version=story.version)
             return answer.model_copy(update={"current_version": result.current_version})
@@ -118,6 +121,8 @@ async def _record_received(
         "pubstatus": story.pubstatus,
         "format": event.source_format,
     }
+    if event.warnings:
+        fields["warnings"] = [w.model_dump() for w in event.warnings]
     if story.embargoed:
         fields["embargoed"] = story.embargoed.isoformat()
     if story.expires:
@@ -144,4 +149,5 @@ def _not_ingested(item: ParsedItem) -> ItemResult:
         code=422,
         format=item.source_format,
         problem=responses.Problem.model_validate(problem.body()),
+        warnings=item.warnings,
     )
