@@ -10,7 +10,8 @@ means a later step. After every step, whatever the outlets received must satisfy
 - nothing of a killed story after its kill, except the kill notice;
 - a kill notice only where a copy was at least attempted;
 - nothing before its embargo; no withheld version, no version at or below a withhold;
-- nothing of an expired story once it expired; nothing an outlet's filters refuse;
+- nothing of an expired version (or an older one) once it expired; nothing an
+  outlet's filters refuse;
 - never an older version after a newer one.
 
 At the end of each sequence the faults stop, an editor retries and releases
@@ -124,7 +125,7 @@ class StoryModel:
     events: list[StoryEnriched] = field(default_factory=list)
     killed_at: int | None = None  # step
     withheld: dict[int, int] = field(default_factory=dict)  # version -> step
-    expired_at: int | None = None  # step
+    expired: dict[int, int] = field(default_factory=dict)  # version -> step
     latest_embargo: datetime | None = None
     latest_usable: bool = False
 
@@ -234,7 +235,7 @@ class EditorialSafety(RuleBasedStateMachine):
             return
         self.next_step()
         event = self.version_of(model, "none", expires=datetime.now(UTC) - timedelta(seconds=1))
-        model.expired_at = self.step if model.expired_at is None else model.expired_at
+        model.expired[model.version] = self.step
         model.latest_embargo, model.latest_usable = None, False
         self.run(self.arrive(model, event))
 
@@ -309,7 +310,7 @@ class EditorialSafety(RuleBasedStateMachine):
         """The outlet's worker takes what is due and sends it, as its loop would."""
         self.next_step()
         for _ in range(sends):
-            if not self.run(self.send_one(outlet)):
+            if self.run(self.send_one(outlet)) is not None:
                 return
 
     @rule()
@@ -318,17 +319,18 @@ class EditorialSafety(RuleBasedStateMachine):
         self.next_step()
         self.run(self.recover())
 
-    async def send_one(self, outlet: str, lease_ms: int | None = None) -> bool:
+    async def send_one(self, outlet: str) -> int | None:
+        """Claim and send one delivery; None when one was taken, else when the next falls due (0: never)."""
         sender = self.senders[outlet]
         crash = self.ends[outlet].fault == "crash"
-        claim = await sender.queue.claim("w-" + uuid.uuid4().hex[:8], 1 if crash else (lease_ms or 30_000))
+        claim = await sender.queue.claim("w-" + uuid.uuid4().hex[:8], 1 if crash else 30_000)
         if claim.delivery is None:
-            return False
+            return claim.next_due_ms or 0
         try:
             await sender.send(claim.delivery)
         except WorkerLost:
-            return False
-        return True
+            return 0
+        return None
 
     async def recover(self) -> None:
         deadline = time.monotonic() + 2
@@ -365,8 +367,8 @@ class EditorialSafety(RuleBasedStateMachine):
                 assert not any(v >= copy.version and s < copy.step for v, s in model.withheld.items()), (
                     f"version at or below a withhold left after it — {where}"
                 )
-                assert model.expired_at is None or copy.step < model.expired_at, (
-                    f"copy after expiry — {where}"
+                assert not any(v >= copy.version and s < copy.step for v, s in model.expired.items()), (
+                    f"copy of an expired version (or an older one) after the expiry — {where}"
                 )
                 assert outlet != "english" or copy.language == "en", f"filtered copy left — {where}"
                 if copy.arrived:
@@ -396,13 +398,10 @@ class EditorialSafety(RuleBasedStateMachine):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             busy = False
-            for name, queue in self.publisher.queues.items():
-                while await self.send_one(name):
+            for name in self.publisher.queues:
+                while (next_due := await self.send_one(name)) is None:
                     busy = True
-                claim = await queue.claim("peek", 30_000)
-                assert claim.delivery is None
-                soon = claim.next_due_ms is not None and claim.next_due_ms < (time.time() + 60) * 1000
-                busy = busy or soon
+                busy = busy or 0 < next_due < (time.time() + 60) * 1000
             if not busy:
                 return
             await asyncio.sleep(0.02)  # a short embargo or a retry is due in a moment
@@ -417,7 +416,7 @@ class EditorialSafety(RuleBasedStateMachine):
                     if any(not c.killed for c in got):
                         assert any(c.killed for c in got), f"{outlet} never got the kill of {model.uri}"
                     continue
-                if not model.latest_usable or model.expired_at is not None:
+                if not model.latest_usable:
                     continue
                 if model.latest_embargo is not None and model.latest_embargo > short:
                     continue
