@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from services.enrich.tagging.conll import Document, read_documents, split_untouched
-from services.enrich.tagging.kb import build_kb
+from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.model import STOCK_MODEL, load_nlp, resolve_model
 from services.enrich.tagging.tagger import Tagger, Tags, TextItem
 
@@ -185,7 +185,7 @@ def main() -> None:
         "eng.testa (dev)": read_documents(testa),
         "untouched": split_untouched(read_documents(train))[1],
     }
-    kb = build_kb()
+    kb = open_kb()
     sm = load_nlp(STOCK_MODEL)
     shipped = resolve_model(STOCK_MODEL)
     tagger_sm = Tagger(kb, sm)
@@ -213,6 +213,9 @@ def main() -> None:
         print(
             f"place tags with any id (incl. kb:place/…): {with_id}/{places} = {100 * with_id / total:.1f} %"
         )
+        events = [tag for story in tagged for tag in story.events]
+        linked = sum(tag.literal is not None for tag in events)
+        print(f"event tags (CoNLL does not score them): {len(events)}, {linked} with a KB id")
 
     print("\nfalse tags of the tagger (fine-tuned NER + KB), document level, by kind:")
     print(f"{'':<28} | " + "; ".join(f"{i + 1} {k}" for i, k in enumerate(FALSE_KINDS)))

@@ -27,8 +27,8 @@ def documents() -> dict[str, Any]:
             del os.environ[name]
     from faststream.specification import AsyncAPI
 
+    from services.bootstrap import ingest_app
     from services.enrich.worker import create_app as enrich_app
-    from services.ingest.app import create_app as ingest_app
     from services.publish.worker import create_app as publish_app
     from shared.config import NewsroomConfig
     from shared.settings import Settings

@@ -17,10 +17,27 @@ import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 
-from services.enrich.tagging.cli import tag
+from services.enrich.tagging.cli import make_tag_command
+from shared.story import Story
+from shared.untrusted import terminal_text
+
+
+def _read_stories(raw: bytes) -> list[Story]:
+    """A story file read by ingest's own parsers, for the tagger (enrich does not import ingest)."""
+    from services.ingest.formats import read_items
+    from services.ingest.schemas import NinjsSchemas
+
+    content_type = "application/xml" if raw.lstrip()[:1] == b"<" else "application/json"
+    parsed = read_items(raw, content_type, "cli", NinjsSchemas(), max_original=0)
+    stories = [item.story for item in parsed.items if item.story is not None]
+    if not stories:
+        errors = [str(item.error) for item in parsed.items if item.error is not None]
+        raise typer.BadParameter("; ".join(errors) or "no story in the file")
+    return stories
+
 
 app = typer.Typer(help="Newsroom wire pipeline.", no_args_is_help=True, add_completion=False)
-app.command()(tag)
+app.command(name="tag")(make_tag_command(_read_stories))
 console = Console(stderr=True)
 
 DEMO_SECRET = "whsec_ZGVtby1vdXRsZXQtc2lnbmluZy1zZWNyZXQtMzJieXQ="
@@ -39,7 +56,7 @@ def _serve(factory: str, service: str, port: int, host: str) -> None:
 @app.command()
 def ingest(port: Port = 8001, host: str = "127.0.0.1") -> None:
     """Run the ingest HTTP API (wire partners push here)."""
-    _serve("services.ingest.app:create_app", "ingest", port, host)
+    _serve("services.bootstrap:ingest_app", "ingest", port, host)
 
 
 @app.command()
@@ -84,13 +101,13 @@ def queue(
 
 
 @app.command("demo-outlet")
-def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
+def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET, host: str = "127.0.0.1") -> None:
     """Run a demo outlet that verifies and logs what it receives."""
     from services.demo_outlet import create_app
     from shared.logging import configure_logging
 
     configure_logging("demo-outlet")
-    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(secret), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> bool:
@@ -160,6 +177,45 @@ def up(
 
 
 @app.command()
+def check(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Partner files: ninjs, NewsML-G2, NITF, NewsML 1.2, ANPA, 7901.")
+    ],
+    timezone: Annotated[
+        str, typer.Option(help="The partner's timezone for times without an offset.")
+    ] = "UTC",
+    strict: Annotated[
+        bool, typer.Option(help="Refuse IPTC schema violations, as for a strict partner.")
+    ] = False,
+    schemas: Annotated[
+        Path | None, typer.Option(help="IPTC's ninjs schema folder (default: NEWSROOM_NINJS_SCHEMA_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report per file.")] = False,
+) -> None:
+    """How ingest would read each file (format, id, version, headline, dates, media, warnings); no Redis."""
+    from zoneinfo import ZoneInfo
+
+    from services.ingest.check import as_text, check_file
+    from services.ingest.items import Reading
+    from services.ingest.schemas import NinjsSchemas
+    from shared.settings import Settings
+
+    schema_dir = schemas or Settings().ninjs_schema_dir
+    reading = Reading("check", ZoneInfo(timezone), strict, NinjsSchemas.load(schema_dir), 0)
+    refused = False
+    for path in paths:
+        report = check_file(path.read_bytes(), reading)
+        refused = refused or "problem" in report or any("refused" in i for i in report["items"])
+        typer.echo(
+            json.dumps({"file": str(path), **report}, ensure_ascii=False)
+            if as_json
+            else as_text(str(path), report)
+        )
+    if refused:
+        raise typer.Exit(1)
+
+
+@app.command()
 def send(
     paths: Annotated[list[Path], typer.Argument(help="Story files (ninjs JSON).")],
     url: Annotated[str, typer.Option(envvar="NEWSROOM_INGEST_URL")] = "http://127.0.0.1:8001",
@@ -200,7 +256,8 @@ def _post_all(stories: list[tuple[str, bytes, str]], url: str, key: str) -> int:
             ok = response.status_code < 300
             failures += not ok
             progress.console.print(
-                f"{'✓' if ok else '✗'} {name}: {response.status_code} {response.text[:200]}"
+                terminal_text(f"{'✓' if ok else '✗'} {name}: {response.status_code} {response.text[:200]}"),
+                markup=False,
             )
             progress.advance(task)
     return failures
@@ -227,13 +284,15 @@ def replay_dead_letter(
             for letter in await list_dead_letters(redis, settings.keys):
                 mark = "replayable" if letter.replayable else "retry from the publish queue"
                 console.print(
-                    f"{letter.entry_id}  {letter.source}  story={letter.story_id or '-'}  "
-                    f"attempts={letter.deliveries}  [{mark}]  {letter.error[:120]}",
+                    terminal_text(
+                        f"{letter.entry_id}  {letter.source}  story={letter.story_id or '-'}  "
+                        f"attempts={letter.deliveries}  [{mark}]  {letter.error[:120]}"
+                    ),
                     markup=False,
                 )
             if not dry_run:
                 for dead_id, new_id in await replay(redis, settings.keys, entry_ids or None):
-                    console.print(f"replayed {dead_id} → {new_id}")
+                    console.print(terminal_text(f"replayed {dead_id} → {new_id}"), markup=False)
         finally:
             await redis.aclose()
 

@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +42,25 @@ class Partner(_Strict):
     )
     rate_per_second: float | None = None
     rate_burst: int | None = None
+    timezone: str = Field(
+        "UTC", description="IANA zone in which times sent without a UTC offset are read (with a warning)."
+    )
+    strict: bool = Field(
+        False, description="Refuse items that fail IPTC's schemas (default: accept them with warnings)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"{value!r} is not an IANA timezone name (e.g. 'Pacific/Auckland')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("id")
     @classmethod
@@ -91,7 +111,7 @@ class Outlet(_Strict):
     filters: OutletFilters = Field(default_factory=OutletFilters)
     wording: OutletWording = Field(default_factory=OutletWording)
     concurrency: int | None = None
-    timeout_seconds: float | None = None
+    timeout_seconds: float | None = Field(None, gt=0)
     exempt_genres: list[str] = Field(default_factory=list)
 
     @field_validator("name")
@@ -125,6 +145,23 @@ class NewsroomConfig(_Strict):
     outlets: list[Outlet] = Field(default_factory=list)
     editors: list[Editor] = Field(default_factory=list)
     exempt_genres: list[str] = Field(default_factory=lambda: ["evergreen", "recipe", "puzzle"])
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_ids_distinct(cls, partners: list[Partner]) -> list[Partner]:
+        # Story ids are `<partner>-<digest>`: `alpha` beside `alpha-x` would make one partner's
+        # ids read as if they began with the other's (and so its keys, logs and metrics).
+        ids = [p.id for p in partners]
+        for twice in {i for i in ids if ids.count(i) > 1}:
+            raise ValueError(f"partner id {twice!r} is used twice")
+        for first in ids:
+            for second in ids:
+                if second.startswith(first + "-"):
+                    raise ValueError(
+                        f"partner ids {first!r} and {second!r} could be confused "
+                        f"(one is the other followed by '-'); rename one"
+                    )
+        return partners
 
     def partner_for_key(self, key: str) -> Partner | None:
         for partner in self.partners:

@@ -1,8 +1,9 @@
 """The messages on the streams, named for what happened.
 
-story received (ingest) → story enriched (enrich) → delivery done / failed (publish).
-Each carries the story id and a trace id that follows the story through all
-three services and every log line about it.
+story received (ingest) → story enriched (enrich) → delivery done / failed (publish);
+and one command, kill requested (publish → ingest), for an editor's kill. Each
+carries the story id and a trace id that follows the story through all three
+services and every log line about it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class IngestWarning(BaseModel):
+    """A field ingest could not use as sent: what it was and what was done instead."""
+
+    field: str = Field(description="JSON pointer or XPath of the field in the partner's payload.")
+    value: str = Field("", description="The value as sent (shortened).")
+    action: str = Field(description="What ingest did, e.g. 'dropped', 'read in Pacific/Auckland'.")
+
+
 class StoryReceived(BaseModel):
     story_id: str
     trace_id: str
@@ -29,6 +38,20 @@ class StoryReceived(BaseModel):
     story: Story
     source_format: str = "ninjs2"
     original: str | None = Field(None, description="The partner's payload, truncated for audit.")
+    warnings: list[IngestWarning] = Field(
+        default_factory=list, description="Fields ingest dropped or reinterpreted (the story was kept)."
+    )
+
+
+class KillRequested(BaseModel):
+    """An editor killed a story: ingest records the kill where versions are decided, so no
+    later version resurrects the item, and forwards it like a partner's kill."""
+
+    story_id: str
+    trace_id: str
+    story: Story = Field(description="The latest version publish holds, with pubstatus canceled.")
+    editor: str | None = None
+    requested_at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class RelatedLink(BaseModel):

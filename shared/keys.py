@@ -5,7 +5,7 @@ command, transaction or Lua script touches together share a tag, so no command
 ever crosses slots; everything else gets its own tag so load spreads across nodes:
 
 - `{P:in}`        the received streams and the item-version registry that ingest
-                  checks and appends to atomically.
+                  checks and appends to atomically, and the editors' kill requests.
 - `{P:enriched}`  the enriched stream and enrich's publish-once ledger.
 - `{P:dlq}`       the dead-letter stream.
 - `{P:events}`    the delivery-events stream.
@@ -44,6 +44,11 @@ class Keys:
     def item_versions(self) -> str:
         """Hash: partner + item uri -> newest version seen (ingest dedup)."""
         return f"{self._tag('in')}:item-versions"
+
+    @property
+    def kill_requested(self) -> str:
+        """Editors' kills (`KillRequested`), for ingest to record where versions are decided."""
+        return f"{self._tag('in')}:kills.requested"
 
     @property
     def enriched(self) -> str:

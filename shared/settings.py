@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     )
 
     # Publish
-    outlet_timeout_seconds: float = Field(15.0, description="HTTP timeout per delivery attempt.")
+    outlet_timeout_seconds: float = Field(
+        15.0, gt=0, description="Deadline of one delivery attempt, from connecting to the answer read."
+    )
     retry_schedule_seconds: list[float] = Field(
         default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
         description="Delays between delivery attempts (Standard Webhooks' default schedule).",
@@ -106,8 +108,9 @@ class Settings(BaseSettings):
     )
     delivery_lease_seconds: float = Field(
         30.0,
+        gt=0,
         description="A delivery 'sending' longer than this (plus its timeout) was lost with its worker "
-        "and is queued again.",
+        "and is queued again; being > 0, an attempt's deadline always ends before its lease.",
     )
     delivery_retention_hours: float = Field(
         168.0, description="Finished deliveries (delivered, failed, canceled) are kept this long."

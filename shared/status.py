@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared.connections import RedisClient
@@ -16,6 +18,16 @@ from shared.keys import Keys
 
 TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Record:
+    """One status change of one story: `fields` set on its status hash, one timeline event."""
+
+    story_id: str
+    event: str
+    fields: dict[str, Any]
+    service: str
 
 
 async def record(
@@ -28,20 +40,39 @@ async def record(
     service: str,
 ) -> None:
     """Set status fields and append one timeline event, atomically for this story."""
+    (error,) = await record_many(redis, keys, [Record(story_id, event, fields, service)])
+    if error is not None:
+        raise error
+
+
+async def record_many(
+    redis: RedisClient, keys: Keys, records: Sequence[Record]
+) -> list[BaseException | None]:
+    """Several stories' records in one round trip; per record, the error it met or None."""
+    if not records:
+        return []
     now = time.time()
-    status_key, timeline_key = keys.story(story_id), keys.story_timeline(story_id)
-    entry = json.dumps({"at": now, "event": event, "service": service, **fields}, default=str)
-    flat = {
-        k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-        for k, v in fields.items()
-    }
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(status_key, mapping={**flat, f"{event}_at": now, "updated_at": now})
-        pipe.rpush(timeline_key, entry)
-        pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
-        pipe.expire(status_key, STATUS_TTL_SECONDS)
-        pipe.expire(timeline_key, STATUS_TTL_SECONDS)
-        await pipe.execute()
+        for one in records:
+            status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
+            entry = json.dumps(
+                {"at": now, "event": one.event, "service": one.service, **one.fields}, default=str
+            )
+            flat = {
+                k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
+                for k, v in one.fields.items()
+            }
+            pipe.hset(status_key, mapping={**flat, f"{one.event}_at": now, "updated_at": now})
+            pipe.rpush(timeline_key, entry)
+            pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
+            pipe.expire(status_key, STATUS_TTL_SECONDS)
+            pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+        replies = await pipe.execute(raise_on_error=False)
+    per_record = len(replies) // len(records)
+    return [
+        next((r for r in replies[i : i + per_record] if isinstance(r, BaseException)), None)
+        for i in range(0, len(replies), per_record)
+    ]
 
 
 async def read(redis: RedisClient, keys: Keys, story_id: str) -> dict[str, Any] | None:

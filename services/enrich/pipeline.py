@@ -12,16 +12,18 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from services.enrich.enrichment import enrich
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
-from services.enrich.tagging import Tagger
+from services.enrich.tagging import Tagger, Tags
 from services.enrich.tagging.model import load_tagger
 from shared.age import editor_flags, story_age_label
 from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
+from shared.story import Story
 
 
 @dataclass
@@ -32,25 +34,46 @@ class Enricher:
     clock: Callable[[], datetime] = field(default=utcnow)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
+        """`enrich_each`, raising the first story's failure (for callers that expect none)."""
+        results = await self.enrich_each(received)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return cast(list[Enrichment], results)
+
+    async def enrich_each(self, received: Sequence[StoryReceived]) -> list[Enrichment | Exception]:
+        """Each story's enrichment, or the error that stopped it: one story's problem is its own,
+        never its batch's (the worker retries and dead-letters that story alone)."""
         now = self.clock()
-        enrichments = [enrich(event.story, now) for event in received]
+        results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
             # One nlp.pipe over the batch, off the event loop (CPU-bound); killed stories get no tags.
-            batch = await asyncio.to_thread(self.tagger.tag_many, [event.story for event in received])
-            for enrichment, tags in zip(enrichments, batch, strict=True):
+            todo = [i for i, result in enumerate(results) if isinstance(result, Enrichment)]
+            batch = await asyncio.to_thread(_tag_each, self.tagger, [received[i].story for i in todo])
+            for i, tags in zip(todo, batch, strict=True):
+                enrichment = results[i]
+                if isinstance(tags, Exception) or isinstance(enrichment, Exception):
+                    results[i] = tags if isinstance(tags, Exception) else enrichment
+                    continue
                 enrichment.people, enrichment.organisations = tags.people, tags.organisations
                 enrichment.places, enrichment.events = tags.places, tags.events
         # Links use the entity tags, so they come after tagging; one story at a time,
         # in arrival order, so a story can link to one earlier in the same batch.
-        for event, enrichment in zip(received, enrichments, strict=True):
-            await self.link_and_flag(event, enrichment, now)
-        return enrichments
+        for i, (event, result) in enumerate(zip(received, results, strict=True)):
+            if isinstance(result, Enrichment):
+                try:
+                    await self.link_and_flag(event, result, now)
+                except Exception as exc:
+                    results[i] = exc
+        return results
 
     async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
         """Related links, duplicates, the story into the index; then age label and editor flags."""
         story = event.story
         superseded = False
-        if self.linker is not None:
+        # A picture or video is not copy: linking it would pair every photo of an event
+        # with every story about it ("related" noise), and it would be offered as related.
+        if self.linker is not None and not story.is_media:
             tags = [*enrichment.people, *enrichment.organisations, *enrichment.places, *enrichment.events]
             links = await self.linker.link_and_index(story, tags, received_at=event.received_at, now=now)
             enrichment.related, enrichment.duplicates = links.related, links.duplicates
@@ -64,6 +87,32 @@ class Enricher:
             received_at=event.received_at,
             stale_after=timedelta(hours=self.settings.stale_after_hours),
         )
+
+
+def _attempt(
+    step: Callable[[Story, datetime], Enrichment], story: Story, now: datetime
+) -> Enrichment | Exception:
+    try:
+        return step(story, now)
+    except Exception as exc:
+        return exc
+
+
+def _tag_each(tagger: Tagger, stories: list[Story]) -> list[Tags | Exception]:
+    """The batch through one `tag_many`; when that fails, each story alone, so only the
+    story at fault fails and the batch's others keep their tags."""
+    try:
+        return list(tagger.tag_many(stories))
+    except Exception:
+        if len(stories) == 1:
+            raise
+    found: list[Tags | Exception] = []
+    for story in stories:
+        try:
+            found.extend(tagger.tag_many([story]))
+        except Exception as exc:
+            found.append(exc)
+    return found
 
 
 def build_enricher(settings: Settings, redis: RedisClient) -> Enricher:

@@ -9,16 +9,15 @@ nothing behind. Parsing, validation and normalisation live in pure modules
 from __future__ import annotations
 
 import asyncio
-import re
+import contextlib
+import json
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import structlog
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from redis.exceptions import (
@@ -30,28 +29,19 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from services.enrich.related.api import related_router
-from services.ingest import auth, responses
-from services.ingest.acceptance import Acceptance, Acceptor, RateLimited
-from services.ingest.formats import (
-    ACCEPTED_TYPES,
-    JSON_TYPES,
-    NDJSON_TYPES,
-    XML_TYPES,
-    UnsupportedType,
-    media_type,
-    read_items,
-)
-from services.ingest.items import ItemError, ParsedItem, PayloadError
+from services.ingest import answers, responses
+from services.ingest.acceptance import Acceptor, Contended, RateLimited
+from services.ingest.formats import JSON_TYPES, NDJSON_TYPES, WIRE_TYPES, XML_TYPES
+from services.ingest.intake import REALM, take_in
+from services.ingest.kills import kill_consumer
 from services.ingest.ratelimit import RateLimit
-from services.ingest.responses import BatchResult, ItemResult, OutletState, StoryStatus
+from services.ingest.responses import ItemResult, OutletState, StoryStatus
 from services.ingest.schemas import NinjsSchemas
-from shared import status
-from shared.config import NewsroomConfig, Partner, load_config
-from shared.connections import RedisClient, discover, make_redis
-from shared.events import StoryReceived, utcnow
+from shared import auth, status
+from shared.config import NewsroomConfig, load_config
+from shared.connections import RedisClient, discover, make_broker, make_redis
+from shared.events import IngestWarning
 from shared.logging import get_logger
-from shared.metrics import STORIES_RECEIVED
 from shared.problems import (
     PROBLEM_JSON,
     Problem,
@@ -60,11 +50,11 @@ from shared.problems import (
     readiness,
 )
 from shared.settings import Settings
-from shared.streams import Streams, backlog, not_ready_reason
+from shared.streams import Streams, backlog, ensure_groups, not_ready_reason
 
 log = get_logger(__name__)
-
-_CODES = {"accepted": 202, "duplicate": 200, "superseded": 200, "killed": 409}
+RouterFactory = Callable[[Settings, NewsroomConfig, RedisClient], APIRouter]
+"""Routes another service serves on this API (wired in by services/bootstrap.py)."""
 
 
 class Backlog:
@@ -99,7 +89,8 @@ _POST_DOCS: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "One ninjs item (1.x/2.x/3.x), a JSON array or NDJSON of items, a NewsML-G2 "
-        "newsItem or newsMessage, or an NITF document.",
+        "news/package item or newsMessage, an NITF or NewsML 1.2 document, or an ANPA 1312 / IPTC 7901 "
+        "wire text.",
         "content": {
             **{
                 kind: {
@@ -119,12 +110,20 @@ _POST_DOCS: dict[str, Any] = {
                 kind: {"schema": {"type": "string"}, "example": responses.NEWSML_EXAMPLE}
                 for kind in sorted(XML_TYPES)
             },
+            **{
+                kind: {"schema": {"type": "string"}, "example": responses.IPTC7901_EXAMPLE}
+                for kind in sorted(WIRE_TYPES)
+            },
         },
     }
 }
 
 
-def create_app(settings: Settings | None = None, config: NewsroomConfig | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    config: NewsroomConfig | None = None,
+    routers: Sequence[RouterFactory] = (),
+) -> FastAPI:
     settings = settings or Settings()
     config = config or load_config(settings.config_path)
     redis = make_redis(settings)
@@ -134,51 +133,44 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     acceptor = Acceptor(redis, keys)
     schemas = NinjsSchemas.load(settings.ninjs_schema_dir)
     retry_after = {"Retry-After": str(settings.retry_after_seconds)}
+    broker = make_broker(settings)
+    kill_consumer(broker, redis, settings, acceptor).attach()
+
+    async def start_kill_consumer() -> None:
+        """Editors' kills are handled once Redis answers; until then they wait on their stream."""
+        while True:
+            try:
+                await discover(redis)
+                await ensure_groups(redis, [streams.kill_requested])
+                await broker.start()
+                return
+            except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
+                log.warning("redis not reachable at startup", error=repr(exc))
+                await asyncio.sleep(1.0)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            await discover(redis)
-        except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
-            log.warning("redis not reachable at startup", error=repr(exc))
+        starting = asyncio.create_task(start_kill_consumer())
         yield
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await broker.stop()
         await redis.aclose()
 
     app = FastAPI(
         title="Newsroom ingest",
         version="1",
         lifespan=lifespan,
-        description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF.",
+        description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF, "
+        "NewsML 1.2, ANPA 1312, IPTC 7901.",
     )
+    app.state.broker = broker  # for the AsyncAPI document (`make docs`)
     install_problem_handlers(app, settings.retry_after_seconds)
     app.mount("/metrics", make_asgi_app())
 
-    def unauthenticated(detail: str) -> Problem:
-        return Problem(
-            401,
-            "unauthenticated",
-            "Not authenticated",
-            detail,
-            headers={"WWW-Authenticate": 'Bearer realm="ingest"'},
-        )
-
     def unavailable(detail: str) -> Problem:
         return Problem(503, "redis-unavailable", "Storage unavailable", detail, headers=retry_after)
-
-    async def read_body(request: Request) -> bytes:
-        limit = settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        too_large = Problem(
-            413, "too-large", "Body too large", f"The body exceeds the limit of {limit} bytes."
-        )
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
-        return bytes(body)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -217,58 +209,8 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         openapi_extra=_POST_DOCS,
     )
     async def post_story(request: Request) -> JSONResponse:
-        token = auth.bearer_token(request.headers)
-        partner: Partner | None = None
-        if token is not None:
-            partner = config.partner_for_key(token)
-            if partner is None:
-                raise unauthenticated("The API key is not valid for any partner.")
-        elif not auth.is_signed(request.headers):
-            raise unauthenticated(
-                "Send 'Authorization: Bearer <API key>' or sign the request with Standard Webhooks "
-                "headers (webhook-id, webhook-timestamp, webhook-signature)."
-            )
-        kind, _ = media_type(request.headers.get("content-type"))
-        if kind not in ACCEPTED_TYPES:  # before reading the body: no point receiving it
-            raise _unsupported(kind)
-        body = await read_body(request)
-        if partner is None:
-            partner = auth.partner_by_signature(config, body, request.headers)
-            if partner is None:
-                raise unauthenticated("The Standard Webhooks signature matches no partner's secret.")
-        try:
-            parsed = read_items(
-                body, request.headers.get("content-type"), partner.id, schemas, settings.max_original_bytes
-            )
-        except UnsupportedType as exc:
-            raise _unsupported(str(exc)) from None
-        except PayloadError as exc:
-            log.info("payload refused", partner=partner.id, problem=exc.slug, where=exc.where)
-            raise Problem(400, exc.slug, exc.title, exc.detail, pointer=exc.where) from None
-        except ItemError as exc:
-            STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-            log.info("item refused", partner=partner.id, pointer=exc.where)
-            raise _invalid(exc) from None
-        if not parsed.batch and parsed.items[0].error is not None:
-            STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-            log.info("item refused", partner=partner.id, pointer=parsed.items[0].error.where)
-            raise _invalid(parsed.items[0].error)
-
-        trace_id = _trace_id(request.headers.get("x-trace-id"))
-        received_at = utcnow()
-        events = [
-            StoryReceived(
-                story_id=item.story.id,
-                # One request, one trace; batch items get their own so each story is followable.
-                trace_id=trace_id if not parsed.batch else uuid.uuid4().hex,
-                received_at=received_at,
-                story=item.story,
-                source_format=item.source_format,
-                original=item.original.decode("utf-8", "replace"),
-            )
-            for item in parsed.items
-            if item.story is not None
-        ]
+        intake = await take_in(request, config, settings, schemas)
+        partner, events = intake.partner, intake.events
         limit = RateLimit(
             partner.rate_per_second or settings.rate_per_second, partner.rate_burst or settings.rate_burst
         )
@@ -282,6 +224,14 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                     headers=retry_after,
                 )
             outcome = await acceptor.accept(partner.id, events, limit)
+        except Contended:
+            raise Problem(
+                503,
+                "contended",
+                "Items changing concurrently",
+                "Other requests for the same items kept changing them; nothing was stored. Retry.",
+                headers=retry_after,
+            ) from None
         except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
             if not _is_outage(exc):
                 raise
@@ -296,92 +246,13 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
                 f"Retry after {outcome.retry_after_seconds} s.",
                 headers={"Retry-After": str(outcome.retry_after_seconds)},
             )
-        accepted = iter(zip(events, outcome, strict=True))
-        pending = []
-        for item in parsed.items:
-            if item.story is None:
-                pending.append(_settled(_not_ingested(item)))
-            else:
-                event, acceptance = next(accepted)
-                pending.append(_after_accept(item, event, acceptance, partner))
-        # The stories are already on the stream; their status records go out together.
-        results = list(await asyncio.gather(*pending))
-        if parsed.batch:
-            for index, result in enumerate(results):
-                result.index = index
-        if not parsed.batch:
-            only = results[0]
-            if only.code == 409:
-                raise Problem(
-                    409,
-                    "killed",
-                    "Item was killed",
-                    f"Item {only.uri!r} was canceled (killed) at version {only.current_version}; "
-                    "a kill is final and no later version is accepted.",
-                    pointer="/uri",
-                    id=only.id,
-                    current_version=only.current_version,
-                )
-            return JSONResponse(only.model_dump(exclude_none=True), status_code=only.code)
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        batch = BatchResult(items=results, counts=counts)
-        return JSONResponse(batch.model_dump(exclude_none=True), status_code=200)
-
-    async def _after_accept(
-        item: ParsedItem, event: StoryReceived, result: Acceptance, partner: Partner
-    ) -> ItemResult:
-        story = event.story
-        with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=event.trace_id):
-            STORIES_RECEIVED.labels(partner.id, result.outcome).inc()
-            answer = ItemResult(
-                status=result.outcome,
-                code=_CODES[result.outcome],
-                id=story.id,
-                uri=story.uri,
-                version=story.version,
-                format=item.source_format,
-            )
-            if result.outcome != "accepted":
-                log.info("story not forwarded", outcome=result.outcome, version=story.version)
-                return answer.model_copy(update={"current_version": result.current_version})
-            await _record_received(story.id, partner.id, event, result)
-            log.info("story accepted", version=story.version, received_as=result.received_as)
-            return answer.model_copy(
-                update={
-                    "received_as": result.received_as,
-                    "entry_id": result.entry_id,
-                    "trace_id": event.trace_id,
-                }
-            )
-
-    async def _record_received(
-        story_id: str, partner_id: str, event: StoryReceived, result: Acceptance
-    ) -> None:
-        story = event.story
-        fields: dict[str, Any] = {
-            "partner": partner_id,
-            "uri": story.uri,
-            "version": story.version,
-            "headline": story.headline,
-            "trace_id": event.trace_id,
-            "stage": "received",
-            "received_as": result.received_as or "new",
-            "pubstatus": story.pubstatus,
-            "format": event.source_format,
-        }
-        if story.embargoed:
-            fields["embargoed"] = story.embargoed.isoformat()
-        if story.expires:
-            fields["expires"] = story.expires.isoformat()
-        try:
-            await status.record(redis, keys, story_id, "received", fields, service="ingest")
-        except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
-            if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
-                raise
-            # The story is already durably on the stream; enrich records its own status.
-            log.warning("status not recorded", error=repr(exc))
+        results = await answers.item_results(redis, keys, partner.id, intake.parsed, events, outcome)
+        if intake.parsed.batch:
+            return JSONResponse(answers.batch_result(results).model_dump(exclude_none=True), status_code=200)
+        only = results[0]
+        if only.code == 409:
+            raise answers.killed_problem(only)
+        return JSONResponse(only.model_dump(exclude_none=True), status_code=only.code)
 
     @app.get(
         "/v1/stories/{story_id}",
@@ -393,53 +264,19 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         token = auth.bearer_token(request.headers)
         caller = auth.reader(config, token) if token else None
         if caller is None:
-            raise unauthenticated("Send 'Authorization: Bearer <partner API key or editor token>'.")
+            raise auth.unauthenticated(auth.READER_HINT, REALM)
         not_found = Problem(
             404, "not-found", "No such story", f"No story {story_id!r} is visible to this caller."
         )
-        if isinstance(caller, Partner) and not story_id.startswith(caller.id + "-"):
-            raise not_found
         found = await status.read(redis, keys, story_id)
-        if found is None:
+        # Whose story it is comes from the owner recorded with it, never from how its id is spelt.
+        if found is None or not auth.may_read(caller, found["status"].get("partner")):
             raise not_found
         return _story_status(story_id, found["status"], found["timeline"])
 
-    app.include_router(related_router(settings, config, redis))
+    for router in routers:
+        app.include_router(router(settings, config, redis))
     return app
-
-
-_TRACE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-
-def _trace_id(offered: str | None) -> str:
-    """The caller's trace id when it is a sane token, else a fresh one (it goes into every log line)."""
-    return offered if offered and _TRACE_ID.match(offered) else uuid.uuid4().hex
-
-
-def _unsupported(kind: str) -> Problem:
-    return Problem(
-        415,
-        "unsupported-media-type",
-        "Unsupported content type",
-        f"{kind or 'no content type'} is not accepted; send one of {', '.join(ACCEPTED_TYPES)}.",
-        headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},
-    )
-
-
-async def _settled(result: ItemResult) -> ItemResult:
-    return result
-
-
-def _not_ingested(item: ParsedItem) -> ItemResult:
-    if item.skipped is not None:
-        return ItemResult(status="skipped", code=200, format=item.source_format, detail=item.skipped)
-    problem = _invalid(item.error or ItemError("/", "no story"))
-    return ItemResult(
-        status="invalid",
-        code=422,
-        format=item.source_format,
-        problem=responses.Problem.model_validate(problem.body()),
-    )
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -454,21 +291,18 @@ def _is_outage(exc: BaseException) -> bool:
     return not isinstance(exc, ResponseError)
 
 
-def _invalid(error: ItemError) -> Problem:
-    return Problem(
-        422,
-        "invalid-item",
-        "Item is not acceptable",
-        f"{error.where}: {error.detail}",
-        pointer=error.where,
-    )
-
-
 def _iso(value: Any) -> str | None:
     try:
         return datetime.fromtimestamp(float(value), UTC).isoformat()
     except (TypeError, ValueError):
         return None
+
+
+def _warnings(raw: str | None) -> list[IngestWarning]:
+    try:
+        return [IngestWarning.model_validate(w) for w in json.loads(raw or "[]")]
+    except (ValueError, TypeError):
+        return []
 
 
 def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
@@ -501,6 +335,7 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         version=int(version) if version and version.isdigit() else None,
         headline=fields.get("headline"),
         stage=fields.get("stage"),
+        warnings=_warnings(fields.get("warnings")),
         received_as=fields.get("received_as"),
         received_at=_iso(fields.get("received_at")),
         enriched_at=_iso(fields.get("enriched_at")),

@@ -1,7 +1,7 @@
 """HTML bodies reduced to a safe subset before anything downstream sees them.
 
 nh3 (the Rust `ammonia` sanitiser) drops scripts and styles with their content,
-every `on*` event handler and any URL scheme outside http(s)/mailto, so a
+every `on*` event handler and any URL scheme outside `SAFE_SCHEMES`, so a
 partner's markup can never run in an outlet's page.
 """
 
@@ -11,6 +11,8 @@ import html
 import re
 
 import nh3
+
+from shared.untrusted import SAFE_SCHEMES
 
 _BLOCK_END = re.compile(r"<(?:/p|br|/div|/h[1-6]|/li|/section|/blockquote)\b[^>]*>", re.IGNORECASE)
 
@@ -27,7 +29,6 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
     "*": {"lang", "dir"},
 }
-_SCHEMES = {"http", "https", "mailto"}
 
 
 def clean_html(markup: str) -> str:
@@ -38,7 +39,7 @@ def clean_html(markup: str) -> str:
         markup,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        url_schemes=_SCHEMES,
+        url_schemes=set(SAFE_SCHEMES),
         link_rel="noopener noreferrer",
     )
     return cleaned.strip()

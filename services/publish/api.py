@@ -12,21 +12,21 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.publish.atom import AtomStore, feed_xml
+from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import to_ninjs, webhook_body
 from services.publish.publisher import DeliveryFilter, Publisher
-from services.publish.queue import Action
 from shared import status
+from shared.auth import bearer_token, unauthenticated
 from shared.config import Editor
 from shared.events import StoryEnriched
 from shared.problems import Problem
-from shared.streams import decode_entry
 
 SSE_SECONDS = 25.0  # EventSource reconnects (with Last-Event-ID), so shutdowns never wait on it
 
@@ -41,20 +41,16 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     config, redis, keys = publisher.config, publisher.redis, publisher.keys
 
     def editor(request: Request) -> Editor:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = bearer_token(request.headers) or ""
         if not token and request.url.path == "/v1/events":
             # EventSource cannot send headers; only the live feed takes the token in the
             # query, so tokens do not end up in access logs of every other route.
             token = request.query_params.get("token", "")
         found = config.editor_for_token(token) if token else None
         if found is None:
-            raise Problem(
-                401,
-                "unauthorized",
-                "Editor token required",
+            raise unauthenticated(
                 "Send `Authorization: Bearer <editor token>` (or `?token=` for the event stream).",
-                headers={"WWW-Authenticate": 'Bearer realm="newsroom-editors"'},
+                realm="newsroom-editors",
             )
         return found
 
@@ -73,7 +69,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     ) -> dict[str, Any]:
         flt = DeliveryFilter(outlet, status_, story, partner, flag, q, limit)
         found = await publisher.deliveries(flt)
-        return {"deliveries": [d.public() for d in found], "counts": await publisher.counts()}
+        return {
+            "deliveries": [d.public() for d in found],
+            "counts": await publisher.counts(),
+            "statuses": list(STATUSES),
+        }
 
     @router.get("/v1/deliveries/{delivery_id}")
     async def get_delivery(delivery_id: str, _: Editor = signed_in) -> dict[str, Any]:
@@ -83,14 +83,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {**delivery.public(), "payload": delivery.fields.get("payload", "")}
 
     @router.post("/v1/deliveries/{delivery_id}/{action}")
-    async def act(
-        delivery_id: str, action: Literal["retry", "hold", "release", "cancel"], who: Editor = signed_in
-    ) -> dict[str, Any]:
+    async def act(delivery_id: str, action: Action, who: Editor = signed_in) -> dict[str, Any]:
         delivery = await publisher.find(delivery_id)
         if delivery is None:
             raise _not_found("delivery", delivery_id)
-        chosen: Action = action
-        result, detail = await publisher.act(delivery, chosen)
+        result, detail = await publisher.act(delivery, action)
         if result != "ok":
             raise Problem(409, "delivery-conflict", f"Cannot {action} this delivery", detail)
         after = await publisher.find(delivery_id)
@@ -98,7 +95,7 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
 
     @router.post("/v1/stories/{story_id}/kill")
     async def kill(story_id: str, who: Editor = signed_in) -> dict[str, Any]:
-        results = await publisher.kill(story_id)
+        results = await publisher.kill(story_id, who.id)
         if results is None:
             raise _not_found("story", story_id)
         await status.record(redis, keys, story_id, "editor:kill", {"editor": who.id}, service="publish")
@@ -112,25 +109,8 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         until = window.until or datetime.now(UTC)
         if until < window.since:
             raise Problem(422, "invalid-request", "Invalid time range", "`until` is before `since`.")
-        start, end = int(window.since.timestamp() * 1000), int(until.timestamp() * 1000)
-        scanned, results = 0, {"created": 0, "exists": 0, "skipped": 0}
-        cursor = f"{start}-0"
-        while True:
-            entries = await redis.xrange(keys.enriched, min=cursor, max=f"{end}-{2**64 - 1}", count=200)
-            for _entry_id, fields in entries:
-                scanned += 1
-                try:
-                    enriched = StoryEnriched.model_validate_json(decode_entry(fields))
-                except ValueError:
-                    continue
-                outcome = (await publisher.accept(enriched, [outlet]))[name]
-                results[outcome.split(":")[0] if outcome.split(":")[0] in results else "skipped"] += 1
-            if len(entries) < 200:
-                break
-            last = entries[-1][0].decode()
-            ms, _, seq = last.partition("-")
-            cursor = f"{ms}-{int(seq) + 1}"
-        return {"outlet": name, "since": window.since, "until": until, "scanned": scanned, **results}
+        report = await publisher.backfill(outlet, window.since, until)
+        return {"outlet": name, "since": window.since, "until": until, **report}
 
     @router.post("/v1/outlets/{name}/enable")
     async def enable(name: str, who: Editor = signed_in) -> dict[str, Any]:
@@ -215,7 +195,9 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         if outlet is None or outlet.transport != "atom":
             raise _not_found("Atom feed", name)
         entries = await atom.entries(name)
-        body = feed_xml(name, str(request.url), entries, datetime.now(UTC))
+        # The feed's own address, not what the caller appended to it (nothing of theirs is reflected).
+        self_url = str(request.url.replace(query="", fragment=""))
+        body = feed_xml(name, self_url, entries, datetime.now(UTC))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return router

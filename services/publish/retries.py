@@ -8,15 +8,18 @@ jitter until the schedule is exhausted, then the delivery fails for good.
 
 from __future__ import annotations
 
+import math
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 Outcome = Literal["delivered", "retry", "failed", "disable"]
 THROTTLING = frozenset({429, 502, 503, 504})
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes '²'
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,22 @@ def describe(status_code: int | None) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), else None.
+
+    Total: an outlet's header is untrusted text, so anything unreadable means "no
+    advice", never an exception (one raised here once kept a delivered story sending).
+    An HTTP date without a zone is read as GMT, the only zone RFC 9110 allows.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # may be inf for absurd lengths; judge() caps it
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import structlog
 
+from services.publish.formats import Rendition
 from services.publish.publisher import Publisher, sleep_until_woken
 from services.publish.queue import Delivery, OutletQueue, now_ms
-from services.publish.retries import judge
+from services.publish.retries import Attempt, judge
 from services.publish.transports import Transport
 from shared import status
 from shared.config import Outlet
@@ -107,19 +108,41 @@ class OutletSender:
             delivery_id=delivery.id,
         )
         now = datetime.now(UTC)
-        story = enriched.story
-        if enriched.received_as != "kill" and story.expires is not None and story.expires <= now:
-            expired = f"expired at {story.expires.isoformat()}"
-            result, row = await self.queue.finish(delivery, outcome="canceled", error=expired)
+        # The last moment before the bytes leave: whatever path brought it here, the gate decides.
+        gate = await self.publisher.gate(enriched, self.outlet, delivery_id=delivery.id, now=now)
+        if gate.verdict == "never":
+            result, row = await self.queue.finish(
+                delivery, outcome="canceled", error=gate.reason, refusal=gate.refusal or ""
+            )
+            log.info("gate refused", reason=gate.reason, result=result)
             await self._after(row, result, enriched, final=True)
             return
-        rendition = self.publisher.render(enriched, self.outlet, now)
+        if gate.verdict == "wait" and gate.until is not None:
+            until_ms = int(gate.until.timestamp() * 1000)
+            result, row = await self.queue.finish(delivery, outcome="wait", error="", next_ms=until_ms)
+            log.info("gate holds it", reason=gate.reason, result=result)
+            await self._after(row, result, enriched, final=False)
+            return
+        schedule = settings.retry_schedule_seconds
         started = time.perf_counter()
-        attempt, body = await self.transport.send(delivery.id, enriched, rendition, now)
+        rendition: Rendition | None = None
+        body = b""
+        if delivery.round_attempts > len(schedule) + 1:
+            # Attempts lost with their worker (lease expired) count too: past the schedule is never sent.
+            attempt = Attempt(error=f"{delivery.round_attempts - 1} attempts made, none finished")
+        else:
+            try:
+                rendition = self.publisher.render(enriched, self.outlet, now)
+                attempt, body = await self.transport.send(delivery.id, enriched, rendition, now)
+            except Exception as exc:
+                # Judged like any failed attempt, so the schedule bounds it: left to the lease,
+                # it would be sent again and again, "sending", past every schedule.
+                log.error("delivery attempt crashed", error=repr(exc))
+                attempt = Attempt(error=f"attempt crashed: {exc!r}")
         verdict = judge(
             attempt,
             delivery.round_attempts,
-            settings.retry_schedule_seconds,
+            schedule,
             jitter=settings.retry_jitter,
             retry_after_max=settings.retry_after_max_seconds,
         )
@@ -131,8 +154,8 @@ class OutletSender:
             error=verdict.error,
             next_ms=now_ms() + int(verdict.delay * 1000),
             payload=body,
-            age_label=rendition.age_label,
-            flags=rendition.flags,
+            age_label=rendition.age_label if rendition else None,
+            flags=rendition.flags if rendition else None,
             disabled_reason=verdict.error,
         )
         log.info(

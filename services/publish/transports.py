@@ -7,8 +7,10 @@ the retry rules decide what comes next.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -33,11 +35,21 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+RESPONSE_EXCERPT_BYTES = 4096
+"""The most of an outlet's answer ever read: enough for an error message, never its whole body."""
+
+
 class WebhookTransport:
-    """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret."""
+    """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret.
+
+    One attempt has one deadline (`timeout`) from connecting to the last byte read;
+    httpx's own timeouts are per read, so an outlet trickling a byte at a time would
+    otherwise keep an attempt open past its lease and get the story a second time.
+    """
 
     def __init__(self, outlet: Outlet, timeout: float) -> None:
         self.outlet = outlet
+        self.deadline = timeout
         # One client per outlet: a hanging outlet only ever exhausts its own connection pool.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
@@ -51,18 +63,33 @@ class WebhookTransport:
         body = webhook_body(enriched, rendition, now)
         headers = signature_headers(self.outlet.signing_secrets(), webhook_id, now, body)
         headers["content-type"] = "application/json"
+        headers["accept-encoding"] = "identity"  # an excerpt of a compressed answer says nothing
         try:
-            response = await self.http.post(self.outlet.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return Attempt(error=f"timeout: {type(exc).__name__}"), body
+            async with asyncio.timeout(self.deadline):
+                async with self.http.stream("POST", self.outlet.url, content=body, headers=headers) as answer:
+                    if answer.is_success:  # whatever else it says: the outlet has the story
+                        return Attempt(answer.status_code), body
+                    excerpt = await _excerpt(answer)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            return Attempt(error=f"timeout: no complete answer within {self.deadline:g} s ({exc!r})"), body
         except httpx.HTTPError as exc:
             return Attempt(error=f"{type(exc).__name__}: {exc}"), body
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
-        error = "" if response.is_success else f"HTTP {response.status_code}: {response.text[:200]}"
-        return Attempt(response.status_code, error, retry_after), body
+        retry_after = parse_retry_after(answer.headers.get("retry-after"), now)
+        error = f"HTTP {answer.status_code}: {excerpt.decode('utf-8', 'replace')[:200]}"
+        return Attempt(answer.status_code, error, retry_after), body
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+async def _excerpt(answer: httpx.Response) -> bytes:
+    """The start of an answer's body; the rest is never read (the connection is dropped)."""
+    excerpt = bytearray()
+    async for chunk in answer.aiter_raw():
+        excerpt += chunk
+        if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
+            break
+    return bytes(excerpt[:RESPONSE_EXCERPT_BYTES])
 
 
 class DirectoryTransport:
@@ -76,13 +103,16 @@ class DirectoryTransport:
 
     def filename(self, enriched: StoryEnriched, rendition: Rendition) -> str:
         kind = event_type(enriched).removeprefix("story.")
-        return f"{enriched.story_id}-v{enriched.story.version}-{kind}.{EXTENSIONS[rendition.format]}"
+        stem = file_stem(enriched.story_id)
+        return f"{stem}-v{enriched.story.version}-{kind}.{EXTENSIONS[rendition.format]}"
 
     async def send(
         self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
     ) -> tuple[Attempt, bytes]:
         body = rendition.file_body()
         target = self.directory / self.filename(enriched, rendition)
+        if target.resolve().parent != self.directory.resolve():
+            return Attempt(error=f"refused to write outside {self.directory}: {target.name!r}"), body
         try:
             await asyncio.to_thread(_write_atomically, target, body)
         except OSError as exc:
@@ -91,6 +121,19 @@ class DirectoryTransport:
 
     async def close(self) -> None:
         return None
+
+
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def file_stem(story_id: str) -> str:
+    """A story id as one plain file-name component: ids come off a stream, so `../x`, `/`, NUL or
+    a leading dot must never reach the file system. A changed id gets a digest, so two ids that
+    differ only in unsafe characters still get different files."""
+    stem = _UNSAFE_IN_FILE_NAMES.sub("_", story_id)[:120]
+    if stem == story_id:
+        return stem
+    return f"{stem}-{hashlib.sha256(story_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def _write_atomically(target: Path, body: bytes) -> None:
@@ -127,6 +170,11 @@ class AtomTransport:
             "updated": now.isoformat(),
             "published": (enriched.story.first_published() or now).isoformat(),
             "author": enriched.story.byline or enriched.story.partner,
+            "enclosures": [
+                {"href": r.href, "type": r.mediatype or "", "length": r.size or 0}
+                for r in enriched.story.renditions
+                if r.href
+            ],
         }
         body = json.dumps(entry, ensure_ascii=False).encode()
         await self.store.put(self.outlet.name, enriched.story_id, body, now)

@@ -215,7 +215,7 @@ def test_hold_then_release_a_waiting_delivery(page: Page, stack: Stack) -> None:
     waiting.get_by_role("button", name="Hold").click()
     confirm(page, "Hold this delivery?")
     expect(waiting).to_have_attribute("data-status", "held", timeout=10_000)
-    expect(waiting).to_contain_text("held: editor")
+    expect(waiting).to_contain_text("held by an editor")
     expect(waiting.get_by_role("button", name="Release")).to_be_visible()
     expect(page.locator('#status-counts [data-status="held"] strong')).not_to_have_text("0")
     shoot(page, "queue-held")

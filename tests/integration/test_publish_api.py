@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from shared.problems import install_problem_handlers
 from shared.settings import Settings
 from shared.streams import encode_event
 from tests.helpers.receiver import Receiver
+from tests.integration.ingest_support import ingest_client, ingest_settings
 from tests.integration.test_publish_delivery import SECRET, fast, publishing, story_event, until
 
 pytestmark = pytest.mark.integration
@@ -70,7 +72,8 @@ async def test_every_editor_route_refuses_without_a_valid_token(
             response = await client.request(method, path, headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["title"] == "Editor token required"
+            assert response.json()["title"] == "Not authenticated"
+            assert response.json()["type"].endswith("/unauthenticated")  # as ingest's 401
             assert response.headers["www-authenticate"].startswith("Bearer")
     # Only the live feed (/v1/events, exercised by the browser tests through EventSource)
     # takes the token in the query; elsewhere it would leak into access logs.
@@ -92,8 +95,10 @@ async def test_list_filters_and_counts(api: tuple[httpx.AsyncClient, Publisher])
     assert set(item) == {
         "id", "story_id", "outlet", "partner", "headline", "version", "status", "attempts", "last_error",
         "status_code", "queued_at", "sent_at", "updated_at", "next_attempt_at", "hold_reason", "age_label",
-        "flags", "event_type",
+        "flags", "event_type", "actions", "waiting",
     }  # fmt: skip
+    assert item["actions"] == ["hold", "cancel"]
+    assert item["waiting"] is None
     assert item["flags"] == ["FLASH"]
     assert item["event_type"] == "story.published"
     assert item["partner"] == "wire"
@@ -203,10 +208,18 @@ async def test_story_view_kill_and_atom_feed(settings: Settings, redis: RedisCli
                     return "KILL: " in (await client.get("/feeds/feed.atom")).text
 
                 await until(feed_shows_kill)
-                # The kill is recorded upstream too: the partner cannot resurrect the item,
-                # and enrich gets the kill (to drop the story from the related index).
+                # The kill is recorded upstream too, by ingest (KillRequested): the partner
+                # cannot resurrect the item, and enrich gets the kill (to drop the story from
+                # the related index).
                 story = event.story
-                marker = await redis.hget(settings.keys.item_versions, f"{story.partner}\x1f{story.uri}")
+                field = f"{story.partner}\x1f{story.uri}"
+                async with ingest_client(ingest_settings(settings)):
+
+                    async def recorded_upstream() -> bool:
+                        return await redis.hget(settings.keys.item_versions, field) is not None
+
+                    await until(recorded_upstream)
+                marker = await redis.hget(settings.keys.item_versions, field)
                 assert marker == f"{story.version}:killed".encode()
                 upstream = await redis.xrange(settings.keys.received_priority)
                 assert len(upstream) == 1
@@ -263,3 +276,15 @@ async def test_outlets_enable_and_one_delivery_with_its_payload(
     assert one.json()["status"] == "queued"
     assert one.json()["payload"] == ""  # nothing sent yet
     assert (await client.post("/v1/outlets/nope/enable", headers=AUTH)).status_code == 404
+
+
+async def test_the_atom_feed_reflects_nothing_of_the_query_string(
+    api: tuple[httpx.AsyncClient, Publisher],
+) -> None:
+    client, _ = api
+    answer = await client.get('/feeds/feed.atom?x="/><script>alert(1)</script><x y="')
+    assert answer.status_code == 200
+    root = ElementTree.fromstring(answer.content)
+    (self_link,) = [e for e in root.iter("{http://www.w3.org/2005/Atom}link") if e.get("rel") == "self"]
+    assert self_link.get("href") == "http://publish/feeds/feed.atom"
+    assert "script" not in answer.text

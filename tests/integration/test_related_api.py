@@ -6,6 +6,7 @@ import pytest
 
 from services.enrich.related.index import StoryIndex
 from services.enrich.related.linker import RelatedLinker
+from shared.config import NewsroomConfig, Partner, sha256_hex
 from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import Story
@@ -16,6 +17,7 @@ from tests.integration.ingest_support import (
     bearer,
     ingest_client,
     ingest_settings,
+    partners_config,
 )
 from tests.integration.test_related import CEASEFIRE, ERUPTS, NOW, PUTIN, UNRELATED
 
@@ -62,6 +64,29 @@ async def test_partner_sees_only_its_own_stories(redis: RedisClient, settings: S
         assert [link["story_id"] for link in mine.json()["related"]] == [erupts.id]
         theirs = await client.get(f"/v1/stories/{ceasefire.id}/related", headers=bearer(KEY_B))
         assert theirs.status_code == 404
+
+
+async def test_related_visibility_comes_from_the_recorded_owner_not_the_id(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """Partner `alpha` never sees `alpha-x`'s stories, although their ids start with `alpha-`."""
+    ceasefire, erupts = as_partner(CEASEFIRE, "alpha"), as_partner(ERUPTS, "alpha-x")
+    await index(redis, settings, [erupts, ceasefire])
+    base = partners_config()
+    alpha_x = Partner(id="alpha-x", keys_sha256=[sha256_hex(KEY_B)])
+    config = NewsroomConfig.model_construct(
+        partners=[base.partners[0], alpha_x], editors=base.editors, outlets=[], exempt_genres=[]
+    )
+    async with ingest_client(ingest_settings(settings), config) as client:
+        mine = await client.get(f"/v1/stories/{ceasefire.id}/related", headers=bearer(KEY_A1))
+        theirs = await client.get(f"/v1/stories/{erupts.id}/related", headers=bearer(KEY_A1))
+        editor = await client.get(f"/v1/stories/{ceasefire.id}/related", headers=bearer(EDITOR_TOKEN))
+    assert erupts.id.startswith("alpha-")
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["related"] == []
+    assert erupts.headline not in mine.text
+    assert theirs.status_code == 404
+    assert [link["story_id"] for link in editor.json()["related"]] == [erupts.id]
 
 
 async def test_unauthenticated_unknown_and_bad_k(redis: RedisClient, settings: Settings) -> None:

@@ -68,3 +68,14 @@ def test_example_config_is_valid() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "newsroom.example.toml")
     assert config.partner_for_key("demo-partner-key") is not None
     assert config.editor_for_token("demo-editor-token") is not None
+
+
+@pytest.mark.parametrize(("first", "second"), [("alpha", "alpha-x"), ("alpha", "alpha"), ("a-b", "a-b-c")])
+def test_partner_ids_that_could_be_confused_are_refused(first: str, second: str) -> None:
+    with pytest.raises(ConfigError, match=rf"partners: .*'{first}'"):
+        parse_config(f'[[partners]]\nid = "{first}"\n\n[[partners]]\nid = "{second}"\n')
+
+
+def test_partner_ids_that_merely_share_a_start_are_fine() -> None:
+    config = parse_config('[[partners]]\nid = "alpha"\n\n[[partners]]\nid = "alphax"\n')
+    assert [p.id for p in config.partners] == ["alpha", "alphax"]

@@ -123,6 +123,13 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after(None, NOW) is None
 
 
+def test_retry_after_parsing_is_total() -> None:
+    assert parse_retry_after("Sat, 28 Nov 2026 12:01:00", NOW) == 60  # no zone: GMT, as RFC 9110 says
+    for garbage in ("²", "٣٠", "-1", "1.5", "Mon, 99 Foo 9999 99:99:99", "\x00"):
+        assert parse_retry_after(garbage, NOW) is None
+    assert judge(Attempt(503, retry_after=parse_retry_after("9" * 400, NOW)), 1, SCHEDULE).delay == 86400
+
+
 def test_publish_signs_exactly_like_the_standard_webhooks_test_vector() -> None:
     sent_at = datetime.fromtimestamp(1614265330, UTC)
     headers = signature_headers(

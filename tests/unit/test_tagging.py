@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from services.enrich.pipeline import Enricher
 from services.enrich.tagging import Tagger, Tags, TextItem
-from services.enrich.tagging.kb import build_kb
+from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.model import load_tagger
 from services.enrich.tagging.text import body_text
 from shared.events import StoryReceived, utcnow
@@ -252,7 +252,7 @@ def test_editors_extra_kb_adds_and_overrides_without_code(tmp_path: Path) -> Non
         '[[organisation]]\nid = "kb:org/reuters"\nname = "Reuters News"\naliases = ["Reuters"]\n',
         encoding="utf-8",
     )
-    tagger = Tagger(build_kb(extra), nlp=None)
+    tagger = Tagger(open_kb(extra), nlp=None)  # over the compiled file, as enrich loads it
     tags = tag_one(tagger, "Brackenfield Holdings told Reuters that Brackenfield would grow.")
     orgs = by_id(tags.organisations)
     assert len(orgs["kb:org/brackenfield"].mentions) == 2

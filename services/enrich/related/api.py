@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from services.enrich.related.features import IndexEntry
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
-from services.ingest import auth
-from shared.config import NewsroomConfig, Partner
+from shared import auth
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import RelatedLink, utcnow
 from shared.logging import get_logger
@@ -56,17 +57,10 @@ def related_router(
         token = auth.bearer_token(request.headers)
         caller = auth.reader(config, token) if token else None
         if caller is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Not authenticated",
-                "Send 'Authorization: Bearer <partner API key or editor token>'.",
-                headers={"WWW-Authenticate": 'Bearer realm="ingest"'},
-            )
-        namespace = caller.id + "-" if isinstance(caller, Partner) else ""  # editors: everything
+            raise auth.unauthenticated(auth.READER_HINT, realm="ingest")
 
-        def visible(other: str) -> bool:
-            return other.startswith(namespace)
+        def visible(entry: IndexEntry) -> bool:
+            return auth.may_read(caller, entry.partner)
 
         not_found = Problem(
             404,
@@ -75,8 +69,6 @@ def related_router(
             f"No story {story_id!r} visible to this caller is indexed (unknown, killed, expired, "
             "or not enriched yet).",
         )
-        if not visible(story_id):
-            raise not_found
         try:
             links = await linker.related_to(story_id, k, now=utcnow(), visible=visible)
         except RedisError as exc:

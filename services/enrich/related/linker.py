@@ -99,19 +99,20 @@ class RelatedLinker:
         k: int,
         *,
         now: datetime,
-        visible: Callable[[str], bool] = lambda _: True,
+        visible: Callable[[IndexEntry], bool] = lambda _: True,
     ) -> Links | None:
         """Best related stories across the whole index (earlier and later); None if not indexed.
 
-        `visible` limits what may be offered (a partner sees only its own stories).
+        `visible` limits what may be asked about and offered (a partner sees only its own
+        stories); an invisible story is answered as not indexed.
         """
         entry = await self.index.get(story_id)
-        if entry is None:
+        if entry is None or not visible(entry):
             return None
         candidates = [
             c
             for c in await self.index.candidates(entry, self.query_weights(entry), now=now.timestamp())
-            if visible(c.story_id)
+            if visible(c)
         ]
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         return Links(

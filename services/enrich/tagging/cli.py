@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -18,24 +18,19 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from services.enrich.tagging.tagger import Tagger, TextItem
+from shared.story import Story
 
 CHUNK = 256  # stories per nlp.pipe call in --jsonl mode
 
 
-def _items_of(raw: bytes) -> list[TextItem]:
-    """A story file as the tagger reads it: ingest's own parsers for ninjs and XML, else plain text."""
-    from services.ingest.formats import read_items
-    from services.ingest.schemas import NinjsSchemas
+StoryReader = Callable[[bytes], list[Story]]
+"""Reads a story file (ninjs or XML) into stories; ingest's parsers, wired in by `newsroom`."""
 
-    head = raw.lstrip()[:1]
-    if head in (b"{", b"[", b"<"):
-        content_type = "application/xml" if head == b"<" else "application/json"
-        parsed = read_items(raw, content_type, "cli", NinjsSchemas(), max_original=0)
-        stories = [item.story for item in parsed.items if item.story is not None]
-        errors = [str(item.error) for item in parsed.items if item.error is not None]
-        if not stories:
-            raise typer.BadParameter("; ".join(errors) or "no story in the file")
-        return [TextItem.of_story(story) for story in stories]
+
+def _items_of(raw: bytes, read_stories: StoryReader) -> list[TextItem]:
+    """A story file as the tagger reads it: ninjs and XML through `read_stories`, else plain text."""
+    if raw.lstrip()[:1] in (b"{", b"[", b"<"):
+        return [TextItem.of_story(story) for story in read_stories(raw)]
     return [TextItem(id="-", body=raw.decode("utf-8"))]
 
 
@@ -74,19 +69,28 @@ Model = Annotated[str | None, typer.Option(help="spaCy pipeline (default: NEWSRO
 KbExtra = Annotated[Path | None, typer.Option(help="Editors' KB file (default: NEWSROOM_KB_EXTRA_PATH).")]
 
 
-def tag(source: Source, jsonl: JsonLines = False, model: Model = None, kb_extra: KbExtra = None) -> None:
-    """Print the people, organisations, places and events of a story, with ids, relevance and offsets."""
-    tagger = _tagger(model, kb_extra)
-    if jsonl:
-        stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-        with stream:
-            records = _jsonl_items(stream)
-            while chunk := list(islice(records, CHUNK)):
-                for item, tags in zip(chunk, tagger.tag_texts(chunk), strict=True):
-                    sys.stdout.write(json.dumps({"id": item.id, **tags.ninjs()}, ensure_ascii=False) + "\n")
-        return
-    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    items = _items_of(raw)
-    out = [{"id": item.id, **tags.ninjs()} for item, tags in zip(items, tagger.tag_texts(items), strict=True)]
-    json.dump(out[0] if len(out) == 1 else out, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+def make_tag_command(read_stories: StoryReader) -> Callable[..., None]:
+    """The `newsroom tag` command, reading story files with `read_stories`."""
+
+    def tag(source: Source, jsonl: JsonLines = False, model: Model = None, kb_extra: KbExtra = None) -> None:
+        """Print the people, organisations, places and events of a story, with ids, relevance and offsets."""
+        tagger = _tagger(model, kb_extra)
+        if jsonl:
+            stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+            with stream:
+                records = _jsonl_items(stream)
+                while chunk := list(islice(records, CHUNK)):
+                    for item, tags in zip(chunk, tagger.tag_texts(chunk), strict=True):
+                        sys.stdout.write(
+                            json.dumps({"id": item.id, **tags.ninjs()}, ensure_ascii=False) + "\n"
+                        )
+            return
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        items = _items_of(raw, read_stories)
+        out = [
+            {"id": item.id, **tags.ninjs()} for item, tags in zip(items, tagger.tag_texts(items), strict=True)
+        ]
+        json.dump(out[0] if len(out) == 1 else out, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+
+    return tag

@@ -7,8 +7,9 @@ linked only when the story names their country or datelines them, and what GeoNa
 dump files add in `kb/geonames.tsv` (regions and seas outside any one country,
 first- and second-order divisions; see geonames.py). Organisations, people, events,
 demonyms and the places the wire spells its own way come from the curated TOML files in `kb/`,
-which editors extend or override (same id) with their own file. Built once per
-process; every lookup afterwards is a dictionary access.
+which editors extend or override (same id) with their own file. Built once, at install,
+into the file every enrich process maps (kbfile.py); the editor's file is applied over it
+at start-up.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import math
 import tomllib
 import unicodedata
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from services.enrich.tagging.geonames import GENERIC_NAMES, Place
+from services.enrich.tagging.tables import Table
 
 Kind = Literal["person", "organisation", "place", "event"]
 Level = Literal[
@@ -80,44 +81,47 @@ class Entry:
 
 @dataclass
 class KnowledgeBase:
-    entries: dict[str, Entry] = field(default_factory=dict)
+    """Every table is a `Table`: built in memory, or the compiled file's (kbfile.py) with
+    the editor's file layered over it."""
+
+    entries: Table[Entry] = field(default_factory=Table)
     # Exact (case-sensitive) alias → candidates; the linker picks one by context.
-    names: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    names: Table[list[Entry]] = field(default_factory=Table)
     # Lower-cased place names, for ALL-CAPS datelines ("BAKU", "NEW YORK").
-    caps_places: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    caps_places: Table[list[Entry]] = field(default_factory=Table)
     # Every place name lower-cased: links a name NER found in ALL-CAPS text ("KHASAVYURT").
-    lower_places: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    lower_places: Table[list[Entry]] = field(default_factory=Table)
     # Aliases precise enough to detect an entity without NER (curated and country names).
-    detect: dict[str, Entry] = field(default_factory=dict)
-    demonyms: dict[str, Entry] = field(default_factory=dict)
-    countries: dict[str, Entry] = field(default_factory=dict)
-    capitals: dict[str, Entry] = field(default_factory=dict)  # city id → country entry
+    detect: Table[Entry] = field(default_factory=Table)
+    demonyms: Table[Entry] = field(default_factory=Table)
+    countries: Table[Entry] = field(default_factory=Table)
+    capitals: Table[Entry] = field(default_factory=Table)  # city id → country entry
     # Towns of 1,000 to 5,000 people by their own name (accented and folded), and GeoNames'
     # districts: linked only when NER already calls the name a place and the story names
     # the town's country or datelines it (see linking.town_in_context).
-    towns: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    towns: Table[list[Entry]] = field(default_factory=Table)
     versions: dict[str, int] = field(default_factory=dict)
     # Entry id → every alias it was added under, so an override touches only those lists.
-    aliases_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    aliases_of: Table[set[str]] = field(default_factory=Table)
 
     def add(self, entry: Entry, aliases: list[str], detect: bool) -> None:
         self.entries[entry.id] = entry
         for alias in {entry.name, *aliases} - GENERIC_NAMES:
-            self.aliases_of[entry.id].add(alias)
-            candidates = self.names[alias]
+            self.aliases_of.own(entry.id, set).add(alias)
+            candidates = self.names.own(alias, list)
             if entry not in candidates:
                 candidates.append(entry)
             if detect:
                 self.detect[alias] = entry
             if entry.kind != "place" or len(alias) < 4:
                 continue
-            self.lower_places[alias.lower()].append(entry)
+            self.lower_places.own(alias.lower(), list).append(entry)
             # Regions and seas stay out: "GULF" and "ARCTIC" head sports and market lines.
             if (
                 entry.level not in ("city", "subdivision", "area")
                 or entry.population >= _CAPS_CITY_POPULATION
             ):
-                self.caps_places[alias.lower()].append(entry)
+                self.caps_places.own(alias.lower(), list).append(entry)
 
     def override(self, entry: Entry, aliases: list[str], keep_aliases: bool = False) -> None:
         """An entry replaces the one with the same id. An editor's replaces it outright (only
@@ -135,7 +139,7 @@ class KnowledgeBase:
                 kept = [found for found in candidates if found.id != entry.id]
                 if keep_aliases and len(kept) < len(candidates):
                     kept.append(entry)
-                candidates[:] = kept
+                table[key] = kept
             found = self.detect.get(alias)
             if found is not None and found.id == entry.id:
                 del self.detect[alias]
@@ -265,7 +269,7 @@ def _add_towns(kb: KnowledgeBase) -> None:
         entry_id, uri = _geonames(city["geonameid"])
         entry = Entry(entry_id, "place", city["name"], "city", city["countrycode"], population, uri)
         for name in {city["name"], fold(city["name"])}:
-            kb.towns[name].append(entry)
+            kb.towns.own(name, list).append(entry)
 
 
 def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") -> None:
@@ -284,7 +288,7 @@ def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") 
             if place.tier == "admin2":
                 entry = Entry(entry_id, "place", place.name, "subdivision", country, uri=uri)
                 for name in {place.name, *place.aliases}:
-                    kb.towns[name].append(entry)
+                    kb.towns.own(name, list).append(entry)
                 continue
             if place.tier == "area":
                 kb.add(

@@ -9,11 +9,12 @@ _trf, a path) is loaded as given.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from services.enrich.tagging.kb import build_kb
+from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.tagger import Tagger
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -50,7 +51,17 @@ def load_tagger(settings: Settings) -> Tagger:
 
 @lru_cache(maxsize=4)
 def _tagger(model: str, kb_extra_path: Path | None) -> Tagger:
+    started = time.perf_counter()
     nlp = load_nlp(model)
-    kb = build_kb(kb_extra_path)
-    log.info("tagger loaded", model=model, pipes=nlp.pipe_names, kb_entries=len(kb.entries), kb=kb.versions)
-    return Tagger(kb, nlp)
+    loaded = time.perf_counter()
+    tagger = Tagger(open_kb(kb_extra_path), nlp)
+    log.info(
+        "tagger loaded",
+        model=model,
+        pipes=nlp.pipe_names,
+        kb=tagger.kb.versions,
+        kb_entries=len(tagger.kb.entries),
+        model_seconds=round(loaded - started, 3),
+        kb_seconds=round(time.perf_counter() - loaded, 3),
+    )
+    return tagger

@@ -185,13 +185,72 @@ def _layout(item: TextItem) -> _Layout:
     return _Layout("".join(originals), kb_text, ner_text, starts, found, field_base, lede, title)
 
 
+NER_PIECE_CHARS = 50_000
+"""Longest text NER reads at once. spaCy refuses texts over its `max_length` (1,000,000) and
+needs about 1 GB per 100,000 characters, so a long body (5 MiB is accepted) goes in pieces."""
+NER_MAX_CHARS = 100_000
+"""How much of one story NER reads (the pieces starting before it). NER costs seconds per
+100,000 characters and the model is shared, so past this a story's names come from the
+KB's exact aliases alone: a 1.2 MB transcript is tagged in seconds and delays nobody for minutes."""
+
+
+def ner_pieces(text: str, size: int = NER_PIECE_CHARS) -> list[tuple[int, str]]:
+    """`text` as (offset, piece) of at most `size` characters, cut at a paragraph break
+    (else a space) so no name is cut in two; a text that fits is one piece."""
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > size:
+        cut = text.rfind("\n\n", start + 1, start + size)
+        if cut == -1:
+            cut = text.rfind(" ", start + 1, start + size)
+        if cut == -1:
+            cut = start + size
+        pieces.append((start, text[start:cut]))
+        start = cut
+    pieces.append((start, text[start:]))
+    return pieces
+
+
+@dataclass(frozen=True)
+class _Entity:
+    start_char: int
+    end_char: int
+    label_: str
+
+
+@dataclass(frozen=True)
+class _PiecedDoc:
+    """The entities of a text NER read in pieces, at their offsets in the whole text."""
+
+    ents: list[_Entity]
+
+    @classmethod
+    def of(cls, pieces: list[tuple[int, Any]]) -> _PiecedDoc:
+        return cls(
+            [
+                _Entity(offset + ent.start_char, offset + ent.end_char, ent.label_)
+                for offset, doc in pieces
+                for ent in doc.ents
+            ]
+        )
+
+
 class Tagger:
     """Tags batches of stories; `nlp=None` runs on KB matching alone (no model installed)."""
 
-    def __init__(self, kb: KnowledgeBase, nlp: Any | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        nlp: Any | None = None,
+        batch_size: int = 64,
+        piece_chars: int = NER_PIECE_CHARS,
+        ner_chars: int = NER_MAX_CHARS,
+    ) -> None:
         self.kb = kb
         self.nlp = nlp
         self.batch_size = batch_size
+        self.piece_chars = piece_chars
+        self.ner_chars = ner_chars
         # One spaCy pipeline is not safe to run from two threads at once (the worker
         # tags the priority and normal streams' batches off the event loop).
         self._lock = threading.Lock()
@@ -222,10 +281,25 @@ class Tagger:
             if self.nlp is None:
                 docs: list[Any] = [None] * len(items)
             else:
-                docs = list(
-                    self.nlp.pipe((layout.ner_text for layout in layouts), batch_size=self.batch_size)
-                )
+                docs = self._ner(self.nlp, [layout.ner_text for layout in layouts])
         return [self._tag(item, layout, doc) for item, layout, doc in zip(items, layouts, docs, strict=True)]
+
+    def _ner(self, nlp: Any, texts: list[str]) -> list[Any]:
+        """One doc per text from one `nlp.pipe` over every piece read; a long text's pieces are joined."""
+        split = [
+            [
+                (offset, piece)
+                for offset, piece in ner_pieces(text, self.piece_chars)
+                if offset < self.ner_chars
+            ]
+            for text in texts
+        ]
+        read = iter(nlp.pipe((piece for pieces in split for _, piece in pieces), batch_size=self.batch_size))
+        docs: list[Any] = []
+        for pieces in split:
+            found = [(offset, next(read)) for offset, _ in pieces]
+            docs.append(found[0][1] if len(found) == 1 else _PiecedDoc.of(found))
+        return docs
 
     # Detection
 

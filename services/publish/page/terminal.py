@@ -21,7 +21,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-STATUSES = ("queued", "held", "sending", "delivered", "retrying", "failed", "canceled")
+from services.publish.deliveries import STATUSES
+from shared.untrusted import terminal_text
+
 STATUS_STYLES = {
     "queued": "bold blue",
     "held": "bold yellow",
@@ -84,13 +86,18 @@ def fetch(client: httpx.Client, filters: QueueFilters) -> dict[str, Any]:
     return snapshot
 
 
+def _shown(value: object) -> str:
+    """A value from the API as one line of plain terminal text (partners wrote most of it)."""
+    return terminal_text(str(value)) if value is not None else ""
+
+
 def _time(value: str | None) -> str:
     if not value:
         return "—"
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return value
+        return _shown(value)
     local = moment.astimezone()
     if local.date() == datetime.now(UTC).astimezone().date():
         return local.strftime("%H:%M:%S")
@@ -100,14 +107,14 @@ def _time(value: str | None) -> str:
 def _flags(delivery: Mapping[str, Any], story_killed: bool) -> Text:
     text = Text()
     if delivery.get("age_label"):
-        text.append(f" {delivery['age_label']} ", style="bold cyan")
+        text.append(f" {_shown(delivery['age_label'])} ", style="bold cyan")
     flags = list(delivery.get("flags") or [])
     if story_killed and "KILLED" not in flags:
         flags.insert(0, "KILLED")  # the kill notice went out: every copy of the story says so
     for flag in flags:
         style = FLAG_STYLES.get(str(flag).split(" ")[0], "bold")
         text.append(" ")
-        text.append(f"[{flag}]", style=style)
+        text.append(f"[{_shown(flag)}]", style=style)
     return text
 
 
@@ -125,25 +132,27 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
     table.add_column("Sent", no_wrap=True)
     killed = {d.get("story_id") for d in deliveries if d.get("event_type") == "story.killed"}
     for d in deliveries:
-        headline = Text(str(d.get("headline") or d.get("story_id") or ""))
+        headline = Text(_shown(d.get("headline") or d.get("story_id")))
         headline.append_text(_flags(d, d.get("story_id") in killed))
-        status = str(d.get("status", ""))
-        error = str(d.get("last_error") or "")
+        status = _shown(d.get("status"))
+        error = _shown(d.get("last_error"))
         code = d.get("status_code")
         if error and code and status in ("failed", "retrying") and f"HTTP {code}" not in error:
             error = f"HTTP {code} · {error}"
-        table.add_row(
+        cells: list[str | Text] = [
             _time(d.get("queued_at")),
             headline,
-            str(d.get("event_type") or "").removeprefix("story."),
-            str(d.get("outlet", "")),
-            str(d.get("partner") or "—"),
-            str(d.get("version", "")),
+            _shown(d.get("event_type")).removeprefix("story."),
+            _shown(d.get("outlet")),
+            _shown(d.get("partner")) or "—",
+            _shown(d.get("version")),
             Text(status, style=STATUS_STYLES.get(status, "")),
-            str(d.get("attempts", 0)),
+            _shown(d.get("attempts", 0)),
             error,
             _time(d.get("sent_at")),
-        )
+        ]
+        # Text, never a str: rich reads a str cell as markup, and an outlet's "[/]" would crash it.
+        table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells))
     return table
 
 
@@ -159,13 +168,13 @@ def counts_table(counts: Mapping[str, Any]) -> Table:
     for name, per in sorted(by_outlet.items()):
         failing = per.get("failed", 0) + per.get("retrying", 0)
         table.add_row(
-            Text(name, style="bold red" if failing else "bold"),
-            *[str(per.get(status, 0) or "·") for status in STATUSES],
+            Text(_shown(name), style="bold red" if failing else "bold"),
+            *[Text(_shown(per.get(status, 0) or "·")) for status in STATUSES],
             Text("⚠ FAILING", style="bold white on red") if failing else Text("ok", style="green"),
         )
     table.add_row(
         Text("all outlets", style="bold"),
-        *[Text(str(by_status.get(status, 0)), style="bold") for status in STATUSES],
+        *[Text(_shown(by_status.get(status, 0)), style="bold") for status in STATUSES],
         "",
         end_section=True,
     )
@@ -183,11 +192,11 @@ def render(
     at = at or datetime.now(UTC)
     title = Text.assemble(
         ("Publish queue", "bold"),
-        f"  {url}  ·  filters: {filters.describe()}  ·  updated {at.astimezone().strftime('%H:%M:%S')}",
+        _shown(f"  {url}  ·  filters: {filters.describe()}  ·  updated {at.astimezone():%H:%M:%S}"),
     )
     parts: list[RenderableType] = [title]
     if error:
-        parts.append(Panel(Text(error, style="bold red"), title="not updating", border_style="red"))
+        parts.append(Panel(Text(_shown(error), style="bold red"), title="not updating", border_style="red"))
     if snapshot is not None:
         deliveries = snapshot.get("deliveries") or []
         parts.append(counts_table(snapshot.get("counts") or {}))
@@ -215,7 +224,7 @@ def watch(
             try:
                 console.print(render(fetch(client, filters), filters, url=url))
             except QueueError as exc:
-                console.print(f"[bold red]{exc}[/bold red]")
+                console.print(Text(_shown(exc), style="bold red"))
                 return 2 if exc.fatal else 1
             return 0
         snapshot: dict[str, Any] | None = None
@@ -227,7 +236,7 @@ def watch(
                 except QueueError as exc:
                     if exc.fatal:
                         live.stop()
-                        console.print(f"[bold red]{exc}[/bold red]")
+                        console.print(Text(_shown(exc), style="bold red"))
                         return 2
                     error = str(exc)
                 live.update(render(snapshot, filters, url=url, error=error), refresh=True)

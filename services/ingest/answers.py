@@ -1,0 +1,153 @@
+"""What ingest answers per item once the acceptor has decided, and the status it records.
+
+A story's status record (`received`) is written after it is on the stream; a
+failure to write it is logged, never answered as an error: the story is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from redis.exceptions import RedisClusterException, RedisError
+
+from services.ingest import responses
+from services.ingest.acceptance import Acceptance
+from services.ingest.formats import Parsed
+from services.ingest.intake import invalid
+from services.ingest.items import ItemError, ParsedItem
+from services.ingest.responses import BatchResult, ItemResult
+from shared import status
+from shared.connections import RedisClient
+from shared.events import StoryReceived
+from shared.keys import Keys
+from shared.logging import get_logger
+from shared.metrics import STORIES_RECEIVED
+from shared.problems import Problem, broken_redis_connection
+
+log = get_logger(__name__)
+CODES = {"accepted": 202, "duplicate": 200, "superseded": 200, "killed": 409}
+
+
+async def item_results(
+    redis: RedisClient,
+    keys: Keys,
+    partner: str,
+    parsed: Parsed,
+    events: list[StoryReceived],
+    acceptances: list[Acceptance],
+) -> list[ItemResult]:
+    """One result per parsed item, in order; accepted stories get their status recorded."""
+    accepted = iter(zip(events, acceptances, strict=True))
+    pending = []
+    for item in parsed.items:
+        if item.story is None:
+            pending.append(_settled(_not_ingested(item)))
+        else:
+            event, acceptance = next(accepted)
+            pending.append(_after_accept(redis, keys, item, event, acceptance, partner))
+    # The stories are already on the stream; their status records go out together.
+    results = list(await asyncio.gather(*pending))
+    if parsed.batch:
+        for index, result in enumerate(results):
+            result.index = index
+    return results
+
+
+def batch_result(results: list[ItemResult]) -> BatchResult:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return BatchResult(items=results, counts=counts)
+
+
+def killed_problem(only: ItemResult) -> Problem:
+    return Problem(
+        409,
+        "killed",
+        "Item was killed",
+        f"Item {only.uri!r} was canceled (killed) at version {only.current_version}; "
+        "a kill is final and no later version is accepted.",
+        pointer="/uri",
+        id=only.id,
+        current_version=only.current_version,
+    )
+
+
+async def _after_accept(
+    redis: RedisClient, keys: Keys, item: ParsedItem, event: StoryReceived, result: Acceptance, partner: str
+) -> ItemResult:
+    story = event.story
+    with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=event.trace_id):
+        STORIES_RECEIVED.labels(partner, result.outcome).inc()
+        answer = ItemResult(
+            status=result.outcome,
+            code=CODES[result.outcome],
+            id=story.id,
+            uri=story.uri,
+            version=story.version,
+            format=item.source_format,
+            warnings=item.warnings,
+        )
+        if item.warnings:
+            log.info("story read with warnings", fields=[w.field for w in item.warnings])
+        if result.outcome != "accepted":
+            log.info("story not forwarded", outcome=result.outcome, version=story.version)
+            return answer.model_copy(update={"current_version": result.current_version})
+        await _record_received(redis, keys, partner, event, result)
+        log.info("story accepted", version=story.version, received_as=result.received_as)
+        return answer.model_copy(
+            update={
+                "received_as": result.received_as,
+                "entry_id": result.entry_id,
+                "trace_id": event.trace_id,
+            }
+        )
+
+
+async def _record_received(
+    redis: RedisClient, keys: Keys, partner: str, event: StoryReceived, result: Acceptance
+) -> None:
+    story = event.story
+    fields: dict[str, Any] = {
+        "partner": partner,
+        "uri": story.uri,
+        "version": story.version,
+        "headline": story.headline,
+        "trace_id": event.trace_id,
+        "stage": "received",
+        "received_as": result.received_as,
+        "pubstatus": story.pubstatus,
+        "format": event.source_format,
+    }
+    if event.warnings:
+        fields["warnings"] = [w.model_dump() for w in event.warnings]
+    if story.embargoed:
+        fields["embargoed"] = story.embargoed.isoformat()
+    if story.expires:
+        fields["expires"] = story.expires.isoformat()
+    try:
+        await status.record(redis, keys, story.id, "received", fields, service="ingest")
+    except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
+        if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
+            raise
+        # The story is already durably on the stream; enrich records its own status.
+        log.warning("status not recorded", error=repr(exc))
+
+
+async def _settled(result: ItemResult) -> ItemResult:
+    return result
+
+
+def _not_ingested(item: ParsedItem) -> ItemResult:
+    if item.skipped is not None:
+        return ItemResult(status="skipped", code=200, format=item.source_format, detail=item.skipped)
+    problem = invalid(item.error or ItemError("/", "no story"))
+    return ItemResult(
+        status="invalid",
+        code=422,
+        format=item.source_format,
+        problem=responses.Problem.model_validate(problem.body()),
+        warnings=item.warnings,
+    )

@@ -1,0 +1,152 @@
+"""From an HTTP request to the events to accept: authenticate, read, parse, build.
+
+Pure of Redis: the routes (app.py) hand a request in and get the partner, the
+parsed items and one `StoryReceived` per parsed story back, or a `Problem` that
+says precisely what is wrong with the request.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from services.ingest.formats import ACCEPTED_TYPES, Parsed, UnsupportedType, media_type, read_items
+from services.ingest.items import ItemError, PayloadError, Reading
+from services.ingest.schemas import NinjsSchemas
+from shared import auth
+from shared.config import NewsroomConfig, Partner
+from shared.events import StoryReceived, utcnow
+from shared.logging import get_logger
+from shared.metrics import STORIES_RECEIVED
+from shared.problems import Problem
+from shared.settings import Settings
+
+log = get_logger(__name__)
+REALM = "ingest"
+_TRACE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Intake:
+    partner: Partner
+    parsed: Parsed
+    events: list[StoryReceived]  # one per item that parsed into a story, in order
+
+
+async def take_in(
+    request: Request, config: NewsroomConfig, settings: Settings, schemas: NinjsSchemas
+) -> Intake:
+    """Authenticate and parse one POST; raises the `Problem` to answer when it is unacceptable."""
+    headers = request.headers
+    partner = _partner_by_key(config, headers)
+    kind, _ = media_type(headers.get("content-type"))
+    if kind not in ACCEPTED_TYPES:  # before reading the body: no point receiving it
+        raise unsupported(kind)
+    body = await _read_body(request, settings.max_body_bytes)
+    if partner is None:
+        partner = auth.partner_by_signature(config, body, headers)
+        if partner is None:
+            raise auth.unauthenticated("The Standard Webhooks signature matches no partner's secret.", REALM)
+    parsed = _parse(body, headers, partner, schemas, settings.max_original_bytes)
+    return Intake(partner, parsed, _events(parsed, headers.get("x-trace-id")))
+
+
+def _partner_by_key(config: NewsroomConfig, headers: Mapping[str, str]) -> Partner | None:
+    """The partner of a Bearer key; None when the request is signed instead (checked on the body)."""
+    token = auth.bearer_token(headers)
+    if token is not None:
+        partner = config.partner_for_key(token)
+        if partner is None:
+            raise auth.unauthenticated("The API key is not valid for any partner.", REALM)
+        return partner
+    if not auth.is_signed(headers):
+        raise auth.unauthenticated(
+            "Send 'Authorization: Bearer <API key>' or sign the request with Standard Webhooks "
+            "headers (webhook-id, webhook-timestamp, webhook-signature).",
+            REALM,
+        )
+    return None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    too_large = Problem(413, "too-large", "Body too large", f"The body exceeds the limit of {limit} bytes.")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _parse(
+    body: bytes, headers: Mapping[str, str], partner: Partner, schemas: NinjsSchemas, max_original: int
+) -> Parsed:
+    try:
+        reading = Reading(partner.id, partner.zone, partner.strict, schemas, max_original)
+        parsed = read_items(body, headers.get("content-type"), reading)
+    except UnsupportedType as exc:
+        raise unsupported(str(exc)) from None
+    except PayloadError as exc:
+        log.info("payload refused", partner=partner.id, problem=exc.slug, where=exc.where)
+        raise Problem(400, exc.slug, exc.title, exc.detail, pointer=exc.where) from None
+    except ItemError as exc:
+        STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+        log.info("item refused", partner=partner.id, pointer=exc.where)
+        raise invalid(exc) from None
+    only = parsed.items[0]
+    if not parsed.batch and only.error is not None:
+        STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+        log.info("item refused", partner=partner.id, pointer=only.error.where)
+        raise invalid(only.error)
+    return parsed
+
+
+def _events(parsed: Parsed, offered_trace_id: str | None) -> list[StoryReceived]:
+    trace_id = trace_id_of(offered_trace_id)
+    received_at = utcnow()
+    return [
+        StoryReceived(
+            story_id=item.story.id,
+            # One request, one trace; batch items get their own so each story is followable.
+            trace_id=trace_id if not parsed.batch else uuid.uuid4().hex,
+            received_at=received_at,
+            story=item.story,
+            source_format=item.source_format,
+            original=item.original.decode("utf-8", "replace"),
+            warnings=item.warnings,
+        )
+        for item in parsed.items
+        if item.story is not None
+    ]
+
+
+def trace_id_of(offered: str | None) -> str:
+    """The caller's trace id when it is a sane token, else a fresh one (it goes into every log line)."""
+    return offered if offered and _TRACE_ID.match(offered) else uuid.uuid4().hex
+
+
+def unsupported(kind: str) -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported content type",
+        f"{kind or 'no content type'} is not accepted; send one of {', '.join(ACCEPTED_TYPES)}.",
+        headers={"Accept-Post": ", ".join(ACCEPTED_TYPES)},
+    )
+
+
+def invalid(error: ItemError) -> Problem:
+    return Problem(
+        422,
+        "invalid-item",
+        "Item is not acceptable",
+        f"{error.where}: {error.detail}",
+        pointer=error.where,
+    )

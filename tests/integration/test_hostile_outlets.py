@@ -1,0 +1,189 @@
+"""Outlets that answer oddly or with hostile intent, on a real Redis over real sockets.
+
+A quirk of one outlet's answer (a `Retry-After` nobody can read, a 200 MiB body, a
+status line trickled one byte at a time) must never keep a delivery sending past its
+schedule or its lease, send a story twice at once, or lose a kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from services.publish.publisher import delivery_id
+from shared.config import Outlet
+from shared.connections import RedisClient
+from shared.settings import Settings
+from tests.helpers.receiver import Answer, Receiver
+from tests.integration.test_publish_delivery import (
+    SECRET,
+    fast,
+    publishing,
+    status_of,
+    story_event,
+    until,
+    webhook,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("retry_after", ["²", "Sat, 28 Nov 2026 12:01:00", "-1", "9" * 400])
+async def test_a_2xx_is_delivered_once_whatever_its_retry_after(
+    settings: Settings, redis: RedisClient, retry_after: str
+) -> None:
+    with Receiver(lambda _r, _q: Answer(200, headers={"retry-after": retry_after})) as outlet:
+        async with publishing(fast(settings), redis, [webhook("odd", outlet)]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: status_of(publisher, "odd", event), timeout=5)
+            await until(lambda: _is(publisher, "odd", event, "delivered"), timeout=5)
+            delivery = await publisher.queues["odd"].get(delivery_id("odd", event))
+    assert delivery is not None
+    assert delivery.attempts == 1
+    assert len(outlet.attempts) == 1
+
+
+async def test_an_unreadable_retry_after_on_503_follows_the_schedule_and_dead_letters(
+    settings: Settings, redis: RedisClient
+) -> None:
+    with Receiver(lambda _r, _q: Answer(503, headers={"retry-after": "²"})) as outlet:
+        cfg = fast(settings, retry_schedule_seconds=[0.1, 0.1])
+        async with publishing(cfg, redis, [webhook("odd", outlet)]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "odd", event, "failed"), timeout=10)
+            failed = await publisher.queues["odd"].get(delivery_id("odd", event))
+            dead = await redis.xrange(settings.keys.dead_letter)
+    assert failed is not None
+    assert failed.attempts == 3  # the first try and the two scheduled retries, no more
+    assert len(outlet.attempts) == 3
+    assert "gave up after 3 attempts" in failed.fields["last_error"]
+    assert [d[1][b"entry_id"].decode() for d in dead] == [failed.id]
+
+
+async def test_a_kill_reaches_an_outlet_that_may_have_received_the_story(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """The first attempt timed out (the outlet may well have the story): the kill still goes."""
+
+    def slow_then_fine(receiver: Receiver, _request: Any) -> Answer:
+        return Answer(200, delay=2.0) if len(receiver.attempts) == 0 else Answer(200)
+
+    with Receiver(slow_then_fine) as outlet:
+        cfg = fast(settings, retry_schedule_seconds=[60.0])
+        async with publishing(cfg, redis, [webhook("slow", outlet, timeout_seconds=0.3)]) as publisher:
+            story = story_event()
+            await publisher.accept(story)
+            await until(lambda: _is(publisher, "slow", story, "retrying"), timeout=5)
+            kill = story_event(received_as="kill", pubstatus="canceled")
+            assert await publisher.accept(kill) == {"slow": "created"}
+            await until(lambda: _is(publisher, "slow", kill, "delivered"), timeout=5)
+            assert await status_of(publisher, "slow", story) == "canceled"
+    assert "story.killed" in [r.json["type"] for r in outlet.received]
+
+
+@dataclass
+class RawOutlet:
+    """A TCP server speaking just enough HTTP/1.1 to answer as a hostile outlet would."""
+
+    answer: Callable[[asyncio.StreamWriter, RawOutlet], Awaitable[None]]
+    connections: list[tuple[float, float]] = field(default_factory=list)  # (opened, closed by either side)
+    bytes_written: int = 0
+    url: str = ""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened = time.monotonic()
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            await self.answer(writer, self)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.connections.append((opened, time.monotonic()))
+            writer.close()
+
+
+@asynccontextmanager
+async def raw_outlet(
+    answer: Callable[[asyncio.StreamWriter, RawOutlet], Awaitable[None]],
+) -> AsyncIterator[RawOutlet]:
+    outlet = RawOutlet(answer)
+    server = await asyncio.start_server(outlet.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    outlet.url = f"http://127.0.0.1:{port}/hook"
+    try:
+        yield outlet
+    finally:
+        server.close()
+
+
+async def test_a_huge_answer_is_not_read_beyond_a_small_excerpt(
+    settings: Settings, redis: RedisClient
+) -> None:
+    total = 256 * 1024 * 1024
+
+    async def flood(writer: asyncio.StreamWriter, outlet: RawOutlet) -> None:
+        writer.write(f"HTTP/1.1 500 Oops\r\ncontent-length: {total}\r\n\r\n".encode())
+        chunk = b"x" * 65536
+        while outlet.bytes_written < total:
+            writer.write(chunk)
+            await writer.drain()  # raises once publish has closed the connection
+            outlet.bytes_written += len(chunk)
+
+    async with raw_outlet(flood) as outlet:
+        target = Outlet(name="flood", url=outlet.url, secret=SECRET)
+        cfg = fast(settings, retry_schedule_seconds=[60.0], outlet_timeout_seconds=20.0)
+        async with publishing(cfg, redis, [target]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "flood", event, "retrying"), timeout=20)
+            delivery = await publisher.queues["flood"].get(delivery_id("flood", event))
+            await until(lambda: len(outlet.connections) == 1, timeout=5)
+    assert delivery is not None
+    assert delivery.fields["last_error"] == "HTTP 500: " + "x" * 200
+    # Socket buffers take a few MiB; reading the answer would have taken all 256.
+    assert outlet.bytes_written < 32 * 1024 * 1024
+
+
+async def test_one_deadline_per_attempt_shorter_than_the_lease(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """A status line trickled a byte every 0.1 s passes every per-read timeout, not the deadline."""
+
+    async def trickle(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-padding: " + b"." * 100 + b"\r\n\r\n":
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
+    async with raw_outlet(trickle) as outlet:
+        target = Outlet(name="trickle", url=outlet.url, secret=SECRET, timeout_seconds=1.0)
+        cfg = fast(settings, retry_schedule_seconds=[60.0], delivery_lease_seconds=1.0)
+        async with publishing(cfg, redis, [target]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "trickle", event, "retrying"), timeout=10)
+            delivery = await publisher.queues["trickle"].get(delivery_id("trickle", event))
+            await until(lambda: len(outlet.connections) == 1, timeout=5)
+    assert delivery is not None
+    assert delivery.attempts == 1
+    assert delivery.fields["last_error"].startswith("timeout: no complete answer within 1 s")
+    opened, closed = outlet.connections[0]
+    assert closed - opened < 2.0  # the lease: timeout 1 s + lease 1 s
+
+
+async def _is(publisher: Any, outlet: str, event: Any, wanted: str) -> bool:
+    return await status_of(publisher, outlet, event) == wanted
