@@ -26,7 +26,7 @@ from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.subjects import with_parents
 from services.ingest.xmldocs import parse_xml
-from shared.story import Association, Rendition, Story, Subject
+from shared.story import MEDIA_TYPES, Association, Rendition, Story, Subject
 
 _THREE_ONLY = {
     "versionCreated", "firstCreated", "pubStatus", "embargoedUntil", "contentCreated", "altIds",
@@ -108,7 +108,7 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
         "renditions": _renditions(item.get("renditions"), reading),
         "associations": _associations(item.get("associations")),
     }
-    media = kind in _MEDIA
+    media = kind in MEDIA_TYPES
     if generation == "1":
         fields["headline"] = text("headline") or ""
         fields["body_html"] = _body_v1(item)
@@ -138,9 +138,6 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
         "a headline (headline, headlines[], title), a body (body_html, body_html5, body_xhtml, "
         "body_text, bodies[]), a description, renditions or associations",
     )
-
-
-_MEDIA = {"picture", "video", "audio", "graphic"}
 
 
 def _version(raw: Any) -> int:
