@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 _TAG = re.compile(r"<[^>]*>")
+MEDIA_TYPES = ("picture", "video", "audio", "graphic")
+"""Item types that are a file with a caption, not copy: they keep renditions, get no related links."""
 PubStatus = Literal["usable", "withheld", "canceled"]
 
 MAX_VERSION = 2**53 - 1
@@ -132,6 +134,15 @@ class Story(BaseModel):
     @property
     def id(self) -> str:
         return make_story_id(self.partner, self.uri)
+
+    @property
+    def is_media(self) -> bool:
+        return self.type in MEDIA_TYPES
+
+    def best_rendition(self, media: str = "image/") -> Rendition | None:
+        """The largest rendition of `media` type with a link (what a page shows), if any."""
+        usable = [r for r in self.renditions if r.href and (r.mediatype or media).startswith(media)]
+        return max(usable, key=lambda r: (r.width or 0) * (r.height or 0), default=None)
 
     def has_words(self) -> bool:
         """Anything a reader could see: a headline, a body, a caption, a file or members."""

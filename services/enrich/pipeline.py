@@ -71,7 +71,9 @@ class Enricher:
         """Related links, duplicates, the story into the index; then age label and editor flags."""
         story = event.story
         superseded = False
-        if self.linker is not None:
+        # A picture or video is not copy: linking it would pair every photo of an event
+        # with every story about it ("related" noise), and it would be offered as related.
+        if self.linker is not None and not story.is_media:
             tags = [*enrichment.people, *enrichment.organisations, *enrichment.places, *enrichment.events]
             links = await self.linker.link_and_index(story, tags, received_at=event.received_at, now=now)
             enrichment.related, enrichment.duplicates = links.related, links.duplicates

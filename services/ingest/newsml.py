@@ -42,12 +42,11 @@ from services.ingest.xmldocs import (
     local,
     text_of,
 )
-from shared.story import Association, Rendition, Story, Subject
+from shared.story import MEDIA_TYPES, Association, Rendition, Story, Subject
 
 _STATUS = {"usable": "usable", "withheld": "withheld", "canceled": "canceled"}
 FORMAT = "newsml-g2"
 NEWS_ITEMS = ("newsItem", "packageItem")
-MEDIA_TYPES = ("picture", "video", "audio", "graphic")
 
 
 def is_newsml(root: Element) -> bool:

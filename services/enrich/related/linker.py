@@ -14,7 +14,7 @@ from datetime import datetime
 
 from services.enrich.related.features import IndexEntry, analyse, weigh
 from services.enrich.related.index import PutOutcome, StoryIndex
-from services.enrich.related.scoring import Policy, diversify, split_duplicates, to_duplicate, to_link
+from services.enrich.related.scoring import Policy, publish, rank, split_duplicates, to_duplicate, to_link
 from shared.events import RelatedLink
 from shared.logging import get_logger
 from shared.story import EntityTag, Story
@@ -40,8 +40,8 @@ class RelatedLinker:
     def query_weights(self, entry: IndexEntry) -> dict[str, float]:
         """Posting key -> weight: the story's strongest terms and every entity, each unit length."""
         weights = {
-            self.index.term_posting(entry.language, term): weight
-            for term, weight in list(entry.terms.items())[:QUERY_TERMS]
+            self.index.term_posting(entry.language, term): entry.terms[term]
+            for term in entry.word_terms()[:QUERY_TERMS]
         }
         norm = math.sqrt(sum(w * w for _, w in entry.entities.values())) or 1.0
         for entity_id, (_, rarity) in entry.entities.items():
@@ -88,7 +88,7 @@ class RelatedLinker:
         )
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         links = Links(
-            related=[to_link(s, entry.first) for s in diversify(related, self.k, self.policy)],
+            related=[to_link(s, entry.first) for s in publish(related, self.k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
         )
         return entry, df_fields, links
@@ -116,6 +116,6 @@ class RelatedLinker:
         ]
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         return Links(
-            related=[to_link(s, entry.first) for s in diversify(related, k, self.policy)],
+            related=[to_link(s, entry.first) for s in rank(related, k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
         )
