@@ -36,6 +36,11 @@ engine: ## make this machine ready for compose: Docker engine, daemon, Compose v
 compose-test: install ## build the image, run the compose stack scaled, kill replicas, restart Redis, lose nothing
 	@$(PY) deploy/compose_test.py
 
+fuzz: install ## long randomised runs (CI runs the same tests with a small budget)
+	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
+	  NEWSROOM_STATEFUL_EXAMPLES=$${NEWSROOM_STATEFUL_EXAMPLES:-1000} NEWSROOM_STATEFUL_STEPS=$${NEWSROOM_STATEFUL_STEPS:-50} \
+	  $(PY) -m pytest -m stateful -s -q -p no:randomly $(PYTEST_ARGS)
+
 check: install ## ruff + mypy --strict
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check shared services tests bench docs deploy

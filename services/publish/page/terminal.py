@@ -134,6 +134,8 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
     for d in deliveries:
         headline = Text(_shown(d.get("headline") or d.get("story_id")))
         headline.append_text(_flags(d, d.get("story_id") in killed))
+        if d.get("waiting"):  # the API's reason, e.g. "embargoed until 14:00 UTC"
+            headline.append(f"\n{_shown(d['waiting'])}", style="yellow")
         status = _shown(d.get("status"))
         error = _shown(d.get("last_error"))
         code = d.get("status_code")
