@@ -101,6 +101,7 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
         "<p>Azerbaijan's defence ministry said military actions on the contact line were halted. "
         "Russia, France and the United States, who mediate as the Minsk Group, will send envoys.</p>",
     )
+    item["expires"] = "2099-01-01 00:00:00"  # no UTC offset: kept, with a warning on the timeline
     posted = time.monotonic()
     story_id = stack.post(item)
     expect(page.locator(f'#deliveries tbody tr[data-story="{story_id}"]').first).to_be_visible(timeout=15_000)
@@ -142,6 +143,9 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
         expect(timeline).to_contain_text(event)
     for service in ("ingest", "enrich", "publish"):
         expect(timeline.locator(f".svc-{service}").first).to_be_visible()
+    expect(timeline).to_contain_text(
+        'warnings: /expires "2099-01-01 00:00:00": no UTC offset; read as UTC time'
+    )
     shoot(page, "story-detail")
 
     page.get_by_role("link", name="Back to the queue").click()

@@ -763,6 +763,9 @@ function timelineDetail(key, value) {
   if (key === "routing" && Array.isArray(value)) {
     return value.map((r) => `${r.outlet}: ${r.result || r.decision}${r.reason ? ` (${r.reason})` : ""}`).join("; ");
   }
+  if (key === "warnings" && Array.isArray(value)) {  // what ingest dropped or reinterpreted
+    return "warnings: " + value.map((w) => `${w.field}${w.value ? ` "${w.value}"` : ""}: ${w.action}`).join("; ");
+  }
   return `${key.replace(/_/g, " ")}: ${typeof value === "object" ? JSON.stringify(value) : value}`;
 }
 
