@@ -360,7 +360,7 @@ def _associations(raw: Any) -> list[Association]:
 def _pictures(raw: Any, associations: list[Association]) -> list[Picture]:
     """The picture associations of a text item, with the file a page shows, caption and credit."""
     entries = list(raw.values()) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-    by_uri = {e.get("uri"): e for e in entries if isinstance(e, dict)}
+    by_uri = {e["uri"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("uri"), str)}
     pictures = []
     for association in associations:
         if association.type != "picture":

@@ -16,10 +16,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from services.ingest.dates import parse_datetime
+from services.ingest.dates import read_datetime
 from services.ingest.formats import UnsupportedType, read_items
-from services.ingest.items import ItemError, PayloadError, urgency_number, version_number
+from services.ingest.items import ItemError, PayloadError, Reading, urgency_number, version_number
 from services.ingest.schemas import NinjsSchemas
 from services.publish.retries import parse_retry_after
 from shared.consuming import triage
@@ -35,6 +36,11 @@ REFUSALS = (ItemError, PayloadError, UnsupportedType)
 NOW = datetime(2026, 4, 5, 12, 0, tzinfo=UTC)
 NO_SCHEMAS = NinjsSchemas()
 SCHEMA_DIR = SHARED_DATA / "iptc" / "ninjs" / "specification"
+AGENCY = Path(__file__).resolve().parents[1] / "fixtures" / "agency"  # ours: see its README
+
+
+def _agency(pattern: str) -> list[bytes]:
+    return [path.read_bytes() for path in sorted(AGENCY.glob(pattern))]
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,9 @@ JSON_MODULES = [*_COMMON, "services/ingest/ninjs.py"]
 SCHEMA_MODULES = [*JSON_MODULES, "services/ingest/schemas.py"]
 NEWSML_MODULES = [*_COMMON, "services/ingest/xmldocs.py", "services/ingest/newsml.py"]
 NITF_MODULES = [*_COMMON, "services/ingest/xmldocs.py", "services/ingest/nitf.py"]
+NEWSML1_MODULES = [*_COMMON, "services/ingest/xmldocs.py", "services/ingest/newsml1.py"]
+WIRE_MODULES = [*_COMMON, "services/ingest/wire.py", "services/ingest/anpa.py", "services/ingest/iptc7901.py"]
+WIRE_TOKENS = [b"\x01", b"\x02", b"\x03", b"\x04", b"\x16", b"\r\n", b"\t", b"\xe9", b"\xc2\xb2", b"\x00"]
 
 TARGETS: list[Target] = [
     Target(
@@ -327,11 +336,33 @@ TARGETS: list[Target] = [
         JSON_MODULES,
         mutate_json,
     ),
-    Target("newsml-g2", ingest("application/xml"), [NEWSML, NEWS_MESSAGE], XML_TOKENS, NEWSML_MODULES),
-    Target("nitf", ingest("application/nitf+xml"), [NITF], XML_TOKENS, NITF_MODULES),
+    Target(
+        "newsml-g2",
+        ingest("application/xml"),
+        [NEWSML, NEWS_MESSAGE, *_agency("g2-*.xml")],
+        XML_TOKENS,
+        NEWSML_MODULES,
+    ),
+    Target("nitf", ingest("application/nitf+xml"), [NITF, *_agency("nitf-*.xml")], XML_TOKENS, NITF_MODULES),
+    Target(
+        "newsml1",
+        ingest("application/vnd.iptc.newsml+xml"),
+        _agency("newsml1-*.xml"),
+        XML_TOKENS,
+        NEWSML1_MODULES,
+    ),
+    Target("anpa1312", ingest("application/x-anpa-1312"), _agency("anpa-*"), WIRE_TOKENS, WIRE_MODULES),
+    Target("iptc7901", ingest("application/x-iptc-7901"), _agency("iptc7901-*"), WIRE_TOKENS, WIRE_MODULES),
+    Target(
+        "text-wire",
+        ingest("text/plain"),
+        _agency("anpa-*") + _agency("iptc7901-*"),
+        WIRE_TOKENS,
+        WIRE_MODULES,
+    ),
     Target(
         "dates",
-        _text(lambda t: parse_datetime(t, "/d")),
+        _text(lambda t: read_datetime(t, "/d", Reading("fuzz"), required=True)),
         [b"2024-05-01T10:00:00+02:00", b"20240501T100000Z"],
         TEXT_TOKENS,
         ["services/ingest/dates.py"],

@@ -42,3 +42,13 @@ def test_json_nested_past_the_bound_is_a_payload_error(content_type: str) -> Non
     body = (item if "ndjson" in content_type else f"[{item}]").encode()
     with pytest.raises(PayloadError, match="nested more than"):
         read_items(body, content_type, "p", NinjsSchemas(), 64)
+
+
+def test_a_picture_association_whose_uri_is_a_list_is_no_crash() -> None:
+    item = {
+        "uri": "urn:f:1",
+        "headlines": [{"role": "main", "value": "H"}],
+        "associations": [{"uri": "https://img.example/1.jpg", "type": "picture"}, {"uri": ["x"]}],
+    }
+    parsed = read_items(json.dumps(item).encode(), "application/json", "p", NinjsSchemas(), 0)
+    assert parsed.items[0].story is not None or parsed.items[0].error is not None
