@@ -7,11 +7,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import IngestWarning, ReceivedAs
+from shared.status import OutletStateName
 
 ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped"]
 
 
-class Problem(BaseModel):
+class ProblemDetails(BaseModel):
     """RFC 9457 problem details."""
 
     type: str
@@ -36,7 +37,7 @@ class ItemResult(BaseModel):
     entry_id: str | None = Field(None, description="Entry on the received stream.")
     trace_id: str | None = None
     format: str | None = None
-    problem: Problem | None = None
+    problem: ProblemDetails | None = None
     detail: str | None = None
     warnings: list[IngestWarning] = Field(
         default_factory=list, description="Fields dropped or reinterpreted; the story was kept."
@@ -51,7 +52,7 @@ class BatchResult(BaseModel):
 class OutletState(BaseModel):
     """The latest state of the story's delivery to one outlet."""
 
-    state: Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
+    state: OutletStateName
     at: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 

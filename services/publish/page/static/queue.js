@@ -757,7 +757,7 @@ function linksPanel(title, links, emptyText) {
   return section(title, items.length ? el("ul", { class: "links" }, items) : el("p", { class: "empty", text: emptyText }));
 }
 
-const TIMELINE_SKIP = new Set(["at", "event", "service", "stage", "delivery_id", "trace_id"]);
+const TIMELINE_SKIP = new Set(["at", "event", "kind", "service", "stage", "delivery_id", "trace_id"]);
 
 function timelineDetail(key, value) {
   if (key === "routing" && Array.isArray(value)) {
