@@ -405,7 +405,7 @@ async def events(
     """
     settings = fresh_settings()
     policy = dataclasses.replace(Policy(), publish_threshold=0.0)
-    index = StoryIndex(redis, settings.keys, IndexPolicy())
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=FOREVER))
     linker = RelatedLinker(index, k=K, window_days=WINDOW_DAYS, policy=policy)
     docs = events_set.docs
     by_story = {story_of(d).id: d.id for d in docs}

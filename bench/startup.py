@@ -162,10 +162,10 @@ async def _run() -> list[Replica]:
         await cleanup(redis_env, env["NEWSROOM_KEY_PREFIX"])
 
 
-def main() -> None:
+def main() -> list[tuple[str, str, str, str, bool]]:
     if not REUTERS.exists():
         print(f"SKIPPED: {REUTERS} is absent (set NEWSROOM_SHARED_DATA to the shared data folder)")
-        return
+        return []
     subprocess.run([sys.executable, "-m", "services.enrich.tagging.kbfile"], check=True, cwd=ROOT)
     rows = [
         _script("floor: imports + NER model", _FLOOR),
@@ -182,20 +182,38 @@ def main() -> None:
         )
     replicas = rows[2:]
     slowest = max(row.ready_s for row in replicas)
+    alone = replicas[0]
     heaviest = max(row.peak_mb for row in replicas)
-    floor = rows[0]
+    floor, before = rows[0], rows[1]
+    targets = [
+        (
+            "enrich replica ready, alone (wall; CPU until ready)",
+            f"{alone.ready_s:.2f} s; {alone.cpu_s:.2f} CPU s",
+            f"floor {floor.ready_s:.2f} s; {floor.cpu_s:.2f} CPU s; before {before.ready_s:.1f} s",
+            f"≤ {READY_TARGET_S:.0f} s",
+            alone.ready_s <= READY_TARGET_S,
+        ),
+        (
+            "enrich replicas ready, 3 started at once (slowest)",
+            f"{slowest:.2f} s",
+            f"floor {floor.ready_s:.2f} s",
+            f"≤ {READY_TARGET_S:.0f} s",
+            slowest <= READY_TARGET_S,
+        ),
+        (
+            "enrich replica peak RSS (1 and 3 replicas)",
+            f"{heaviest:.0f} MB (PSS ≤ {max(r.pss_mb for r in replicas):.0f})",
+            f"floor {floor.peak_mb:.0f} MB; before {before.peak_mb:.0f} MB",
+            f"≤ {RSS_TARGET_MB:.0f} MB",
+            heaviest <= RSS_TARGET_MB,
+        ),
+    ]
     print()
-    print("| target | figure | baseline (floor) | |")
-    print("|---|---:|---:|---|")
-    verdict = "met" if slowest <= READY_TARGET_S else "MISSED"
-    print(
-        f"| replica ready ≤ {READY_TARGET_S:.0f} s (slowest of 1 and 3) | {slowest:.2f} s"
-        f" | {floor.ready_s:.2f} s | {verdict} |"
-    )
-    print(
-        f"| replica RSS ≤ {RSS_TARGET_MB:.0f} MB (highest peak) | {heaviest:.0f} MB | {floor.peak_mb:.0f} MB"
-        f" | {'met' if heaviest <= RSS_TARGET_MB else 'MISSED'} |"
-    )
+    print("| target | figure | baseline (same run) | threshold | |")
+    print("|---|---:|---:|---|---|")
+    for name, figure, baseline, threshold, met in targets:
+        print(f"| {name} | {figure} | {baseline} | {threshold} | {'met' if met else 'MISSED'} |")
+    return targets
 
 
 if __name__ == "__main__":

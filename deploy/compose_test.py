@@ -19,12 +19,15 @@ docker CLI with Compose v2, which deploy/ensure-engine.sh provides.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -357,6 +360,71 @@ def kb_check(image: str) -> str:
     return f"compiled in the image: {answer}"
 
 
+class Registry:
+    """A private registry on this host (Debian's docker-registry), standing in for an
+    air-gapped site's: the images are pushed to it, dropped locally under its names, and
+    the stack then runs from what `docker compose pull` brings back."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="newsroom-registry.", dir="/var/tmp"))
+        self.address = f"127.0.0.1:{free_ports(1)}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pushed: list[str] = []
+
+    @staticmethod
+    def available() -> bool:
+        if shutil.which("docker-registry"):
+            return True
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            return False
+        say("installing Debian's docker-registry (once)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "docker-registry"], env=env, capture_output=True, check=False
+        )
+        return result.returncode == 0 and shutil.which("docker-registry") is not None
+
+    def start(self) -> None:
+        config = self.root / "config.yml"
+        config.write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
+            f"http:\n  addr: {self.address}\n"
+        )
+        log = (self.root / "registry.log").open("wb")
+        self.process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://{self.address}/v2/", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the registry did not answer on {self.address}")
+
+    def stop(self) -> None:
+        """Stop it, delete what it stored and the images pulled from it (run at exit)."""
+        for remote in self.pushed:
+            run("docker", "rmi", remote, check=False, quiet=True)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_from_registry(registry: Registry, images: dict[str, str]) -> str:
+    """The README's air-gapped recipe: tag, push, point compose at the registry, pull."""
+    for variable, image in images.items():
+        remote = f"{registry.address}/{image.split('/')[-1].replace(':', '-')}:compose-test"
+        run("docker", "tag", image, remote)
+        run("docker", "push", "-q", remote)
+        run("docker", "rmi", remote)  # so the pull below is a real one
+        registry.pushed.append(remote)
+        os.environ[variable] = remote
+        say(f"{variable}={remote} (pushed, then removed locally)")
+    compose("pull")
+    return ", ".join(os.environ[variable] for variable in images)
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -402,6 +470,17 @@ def main() -> int:
     say(f"built in {figures['build']}, {figures['image size']}; {figures['build CA']}")
     say(figures["knowledge base"])
 
+    registry = Registry() if Registry.available() else None
+    if registry is None:
+        figures["registry"] = "NOT CHECKED: no docker-registry can be had here"
+    else:
+        say(f"private registry at {registry.address}: pushing the images, then running from it")
+        atexit.register(registry.stop)
+        registry.start()
+        redis_image = os.environ.get("NEWSROOM_REDIS_IMAGE", "redis:7.4-alpine")
+        figures["registry"] = run_from_registry(
+            registry, {"NEWSROOM_IMAGE": image, "NEWSROOM_REDIS_IMAGE": redis_image}
+        )
     say(f"starting: up -d --scale enrich={ENRICH} --scale publish={PUBLISH} --wait")
     began = time.monotonic()
     try:
@@ -413,6 +492,14 @@ def main() -> int:
         raise
     figures["time to healthy"] = f"{time.monotonic() - began:.0f} s"
     say(f"all {3 + ENRICH + PUBLISH} containers healthy after {figures['time to healthy']}")
+    if registry is not None:
+        running = {
+            row["Service"]: row["Image"]
+            for row in map(json.loads, compose("ps", "--format", "json").splitlines())
+        }
+        wanted = {"redis": os.environ["NEWSROOM_REDIS_IMAGE"], "ingest": os.environ["NEWSROOM_IMAGE"]}
+        if any(running.get(service) != image for service, image in wanted.items()):
+            failures.append(f"the stack does not run the registry's images: {running}")
 
     ingest_url = f"http://127.0.0.1:{os.environ['NEWSROOM_INGEST_PORT']}"
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -551,6 +638,7 @@ def main() -> int:
         ("image build", figures["build"]),
         ("build CA in image", figures["build CA"]),
         ("knowledge base", figures["knowledge base"]),
+        ("ran from a private registry", figures["registry"]),
         ("containers/networks/volumes after down -v", str(len(left))),
         ("compose-test total", figures["compose-test"]),
     ]

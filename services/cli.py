@@ -163,7 +163,7 @@ def up(
             "\n[bold green]Newsroom is running.[/bold green]\n"
             "  ingest API + docs   http://127.0.0.1:8001/docs\n"
             "  publish queue       http://127.0.0.1:8003/   (editor token: demo-editor-token)\n"
-            "  demo outlet inbox   http://127.0.0.1:8009/\n"
+            "  demo outlet         http://127.0.0.1:8009/  (each article as its readers see it)\n"
             "  metrics             http://127.0.0.1:800[1-3]/metrics\n"
             "  send more stories   newsroom send examples/stories/*.json\n"
             "Ctrl-C stops everything."

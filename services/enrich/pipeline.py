@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from services.enrich.enrichment import enrich
-from services.enrich.related.index import IndexPolicy, StoryIndex
-from services.enrich.related.linker import RelatedLinker
+from services.enrich.related.linker import RelatedLinker, configured_linker
 from services.enrich.tagging import Tagger, Tags
 from services.enrich.tagging.model import load_tagger
 from shared.age import editor_flags, story_age_label
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
@@ -29,6 +29,7 @@ from shared.story import Story
 @dataclass
 class Enricher:
     settings: Settings
+    exempt_genres: Sequence[str]  # the config's, as publish uses them: page and outlets agree
     linker: RelatedLinker | None = None
     tagger: Tagger | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
@@ -78,7 +79,7 @@ class Enricher:
             links = await self.linker.link_and_index(story, tags, received_at=event.received_at, now=now)
             enrichment.related, enrichment.duplicates = links.related, links.duplicates
             superseded = links.outcome == "stale"  # the index already holds a newer version
-        label = story_age_label(story, now)
+        label = story_age_label(story, now, exempt_genres=self.exempt_genres)
         enrichment.age_label = label.phrase if label else None
         enrichment.flags = editor_flags(
             story,
@@ -115,8 +116,7 @@ def _tag_each(tagger: Tagger, stories: list[Story]) -> list[Tags | Exception]:
     return found
 
 
-def build_enricher(settings: Settings, redis: RedisClient) -> Enricher:
-    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
-    linker = RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)
+def build_enricher(settings: Settings, config: NewsroomConfig, redis: RedisClient) -> Enricher:
+    linker = configured_linker(redis, settings)
     tagger = load_tagger(settings) if settings.tagging else None
-    return Enricher(settings, linker=linker, tagger=tagger)
+    return Enricher(settings, config.exempt_genres, linker=linker, tagger=tagger)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.enrich.pipeline import Enricher, build_enricher
 from shared import status
+from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, make_broker, make_redis
 from shared.consuming import Entry, StreamConsumer
 from shared.events import Enrichment, StoryEnriched, StoryReceived, utcnow
@@ -18,6 +19,7 @@ from shared.logging import get_logger
 from shared.metrics import ENRICH_SECONDS
 from shared.settings import Settings
 from shared.streams import Append, Streams, append_once_each
+from shared.timeline import Enriched
 from shared.worker_app import worker_app
 
 log = get_logger(__name__)
@@ -26,14 +28,15 @@ log = get_logger(__name__)
 CHUNK = 4
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, config: NewsroomConfig | None = None) -> FastAPI:
     settings = settings or Settings()
+    config = config or load_config(settings.config_path)
     keys = settings.keys
     streams = Streams.for_keys(keys)
     redis = make_redis(settings)
     broker = make_broker(settings)
     window_ms = int(settings.ledger_window_hours * 3600 * 1000)
-    enricher = build_enricher(settings, redis)
+    enricher = build_enricher(settings, config, redis)
     to_enriched = broker.publisher(keys.enriched, schema=StoryEnriched, title=f"{keys.enriched}:publish")
 
     async def on_story_received(
@@ -152,8 +155,7 @@ async def _write(
         else:
             on_stream.append((entry, enriched, answer))
     records = [
-        status.Record(e.story_id, "enriched", {"stage": "enriched", "version": e.story.version}, "enrich")
-        for _, e, _ in on_stream
+        status.Record(e.story_id, Enriched(version=e.story.version), "enrich") for _, e, _ in on_stream
     ]
     try:
         errors = await status.record_many(redis, keys, records)

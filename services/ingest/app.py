@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -306,27 +306,11 @@ def _warnings(raw: str | None) -> list[IngestWarning]:
 
 
 def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
-    """The status hash and timeline (written by all three services) as the partner sees them.
-
-    Per outlet: publish's `routed` event says which outlets got a delivery queued or
-    skipped (and why); each `delivery:<outlet>` event carries the attempt's result.
-    """
-    outlets: dict[str, OutletState] = {}
-    events = []
-    for entry in timeline:
-        at = _iso(entry.get("at"))
-        events.append({**entry, "at": at})
-        event = str(entry.get("event", ""))
-        if event == "routed" and isinstance(entry.get("routing"), list):
-            for route in entry["routing"]:
-                if isinstance(route, dict) and route.get("outlet"):
-                    skipped = route.get("decision") == "skip"
-                    state = "skipped" if skipped else "queued"
-                    outlets[str(route["outlet"])] = OutletState(state=state, at=at, detail=route)
-        elif event.startswith("delivery:") and str(entry.get("result")) in _DELIVERY_STATES:
-            detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service") and v is not None}
-            state = _DELIVERY_STATES[str(entry["result"])]
-            outlets[event.removeprefix("delivery:")] = OutletState(state=state, at=at, detail=detail)
+    """The status hash and timeline (written by all three services) as the partner sees them."""
+    outlets = {
+        name: OutletState(state=view.state, at=_iso(view.at), detail=view.detail)
+        for name, view in status.outlet_states(timeline).items()
+    }
     version = fields.get("version")
     return StoryStatus(
         id=story_id,
@@ -341,13 +325,5 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         enriched_at=_iso(fields.get("enriched_at")),
         updated_at=_iso(fields.get("updated_at")),
         outlets=outlets,
-        timeline=events,
+        timeline=[{**entry, "at": _iso(entry.get("at"))} for entry in timeline],
     )
-
-
-_DELIVERY_STATES: dict[str, Literal["retrying", "delivered", "failed", "canceled"]] = {
-    "delivered": "delivered",
-    "retrying": "retrying",
-    "failed": "failed",
-    "canceled": "canceled",
-}

@@ -26,7 +26,7 @@ from services.ingest.nitf import nitf_body_html
 from services.ingest.sanitising import clean_html, html_to_text, text_to_html
 from services.ingest.subjects import with_parents
 from services.ingest.xmldocs import parse_xml
-from shared.story import MEDIA_TYPES, Association, Rendition, Story, Subject
+from shared.story import MEDIA_TYPES, Association, Picture, Rendition, Story, Subject
 
 _THREE_ONLY = {
     "versionCreated", "firstCreated", "pubStatus", "embargoedUntil", "contentCreated", "altIds",
@@ -125,6 +125,11 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
         fields["subjects"] = _subjects(item.get("subjects") or item.get("subject"))
         fields["genres"] = _names(item.get("genres") or item.get("genre"))
     fields["subjects"] = with_parents(fields["subjects"])
+    if kind == "text":
+        # A text item's pictures illustrate it (the photo and caption under its headline);
+        # only a package's associations are members of their own.
+        fields["pictures"] = _pictures(item.get("associations"), fields["associations"])
+        fields["associations"] = [a for a in fields["associations"] if a.type not in MEDIA_TYPES]
     if not fields["headline"]:
         fields["headline"] = text("title") or ""
     try:
@@ -327,6 +332,11 @@ def _associations(raw: Any) -> list[Association]:
             first = entry["headlines"][0]
             headline = first.get("value") if isinstance(first, dict) else None
         description = entry.get("description_text") or entry.get("description")
+        if not isinstance(description, str) and isinstance(entry.get("descriptions"), list):
+            description = next(
+                (d.get("value") for d in entry["descriptions"] if isinstance(d, dict) and d.get("value")),
+                None,
+            )
         associations.append(
             Association(
                 name=str(entry.get("name") or (key if isinstance(key, str) else f"member{key + 1}")),
@@ -337,6 +347,29 @@ def _associations(raw: Any) -> list[Association]:
             )
         )
     return associations
+
+
+def _pictures(raw: Any, associations: list[Association]) -> list[Picture]:
+    """The picture associations of a text item, with the file a page shows, caption and credit."""
+    entries = list(raw.values()) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    by_uri = {e.get("uri"): e for e in entries if isinstance(e, dict)}
+    pictures = []
+    for association in associations:
+        if association.type != "picture":
+            continue
+        entry = by_uri.get(association.uri, {})
+        files = _renditions(entry.get("renditions"), Reading(""))
+        best = max((r for r in files if r.href), key=lambda r: (r.width or 0) * (r.height or 0), default=None)
+        credit = next((v for k in ("creditline", "by", "byline") if isinstance(v := entry.get(k), str)), None)
+        pictures.append(
+            Picture(
+                uri=best.href if best else association.uri,
+                caption=association.description or association.headline,
+                credit=credit,
+                language=_str_or_none(entry.get("language")),
+            )
+        )
+    return pictures
 
 
 def _count(raw: Any, where: str, reading: Reading) -> int | None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import IngestWarning, ReceivedAs
+from shared.status import OutletStateName
 
 ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped"]
 
@@ -51,7 +52,7 @@ class BatchResult(BaseModel):
 class OutletState(BaseModel):
     """The latest state of the story's delivery to one outlet."""
 
-    state: Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
+    state: OutletStateName
     at: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 

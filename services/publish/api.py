@@ -27,6 +27,7 @@ from shared.auth import bearer_token, unauthenticated
 from shared.config import Editor
 from shared.events import StoryEnriched
 from shared.problems import Problem
+from shared.timeline import EditorActed
 
 SSE_SECONDS = 25.0  # EventSource reconnects (with Last-Event-ID), so shutdowns never wait on it
 
@@ -98,7 +99,9 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         results = await publisher.kill(story_id, who.id)
         if results is None:
             raise _not_found("story", story_id)
-        await status.record(redis, keys, story_id, "editor:kill", {"editor": who.id}, service="publish")
+        await status.record(
+            redis, keys, story_id, EditorActed(action="kill", editor=who.id), service="publish"
+        )
         return {"story_id": story_id, "outlets": results}
 
     @router.post("/v1/outlets/{name}/backfill")

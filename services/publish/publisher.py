@@ -29,6 +29,7 @@ from shared.events import DeliveryDone, DeliveryFailed, KillRequested, StoryEnri
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.streams import decode_entry, encode_event
+from shared.timeline import EditorActed, Queued, Route, Routed
 
 log = get_logger(__name__)
 CHANGES_KEPT = 10_000
@@ -106,13 +107,12 @@ class Publisher:
         state = await self.remember_version(enriched)
         chosen = outlets if outlets is not None else self.config.outlets
         decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
-        routing = [{"outlet": o.name, "decision": d.verdict, "reason": d.reason} for o, d in decisions]
+        routing = [Route(outlet=o.name, decision=d.verdict, reason=d.reason) for o, d in decisions]
         await status.record(
             self.redis,
             self.keys,
             enriched.story_id,
-            "routed",
-            {"stage": "routed", "version": story.version, "routing": routing},
+            Routed(version=story.version, routing=routing),
             service="publish",
         )
         results: dict[str, str] = {}
@@ -123,16 +123,12 @@ class Publisher:
         answers = await asyncio.gather(*(self.queue_copy(o, enriched, state, now) for o in waiting))
         queued = {outlet.name: answer for outlet, answer in zip(waiting, answers, strict=True)}
         results.update(queued)
-        log.info("story routed", version=story.version, routing=routing, queued=queued)
+        log.info(
+            "story routed", version=story.version, routing=[r.model_dump() for r in routing], queued=queued
+        )
         if queued:
-            await status.record(
-                self.redis,
-                self.keys,
-                enriched.story_id,
-                "queued",
-                {"stage": "queued", "version": story.version, "queued": queued},
-                service="publish",
-            )
+            entry = Queued(version=story.version, queued=queued)
+            await status.record(self.redis, self.keys, enriched.story_id, entry, service="publish")
         return results
 
     async def queue_copy(
@@ -301,8 +297,7 @@ class Publisher:
                 self.redis,
                 self.keys,
                 delivery.story_id,
-                f"editor:{action}",
-                {"outlet": delivery.outlet, "delivery_id": delivery.id, "result": detail},
+                EditorActed(action=action, outlet=delivery.outlet, delivery_id=delivery.id, result=detail),
                 service="publish",
             )
         return result, detail

@@ -12,6 +12,7 @@ import pytest
 from services.enrich.pipeline import Enricher
 from services.enrich.worker import CHUNK, enrich_entries
 from shared import status
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.consuming import Entry
 from shared.events import Enrichment, StoryReceived, utcnow
@@ -48,7 +49,7 @@ class HeldEnricher(Enricher):
     def __init__(
         self, settings: Settings, hold_story: str = "", fail_story: str = "", break_story: str = ""
     ) -> None:
-        super().__init__(settings)
+        super().__init__(settings, NewsroomConfig().exempt_genres)
         self.hold_story, self.fail_story, self.break_story = hold_story, fail_story, break_story
         self.release = asyncio.Event()
         self.chunks: list[int] = []

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.enrich.pipeline import build_enricher
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import StoryReceived
 from shared.settings import Settings
@@ -28,7 +29,7 @@ def _received(story: Story) -> StoryReceived:
 async def test_a_picture_gets_no_related_links_and_is_never_offered_as_one(
     settings: Settings, redis: RedisClient
 ) -> None:
-    enricher = build_enricher(settings.model_copy(update={"tagging": False}), redis)
+    enricher = build_enricher(settings.model_copy(update={"tagging": False}), NewsroomConfig(), redis)
     first = Story(partner="a", uri="urn:text:1", firstcreated=AT, headline="May Day march in Paris",
                   body_html=f"<p>{WORDS}</p>", language="en")  # fmt: skip
     picture = Story(partner="a", uri="urn:pic:1", type="picture", firstcreated=AT, language="en",

@@ -18,6 +18,7 @@ from services.enrich.tagging import Tagger, Tags, TextItem
 from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.model import load_tagger
 from services.enrich.tagging.text import body_text
+from shared.config import NewsroomConfig
 from shared.events import StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import EntityTag, Story
@@ -272,15 +273,19 @@ def test_killed_stories_get_no_tags_and_updates_are_retagged(tagger: Tagger) -> 
 async def test_enricher_fills_the_ninjs_tag_fields(tagger: Tagger) -> None:
     story = Story(partner="p", uri="u", body_html="<p>Reuters said Ahmet Davutoglu spoke in Ankara.</p>")
     event = StoryReceived(story_id=story.id, trace_id="t", received_at=utcnow(), story=story)
-    (enriched,) = await Enricher(Settings(), tagger=tagger).enrich_batch([event])
+    (enriched,) = await Enricher(Settings(), NewsroomConfig().exempt_genres, tagger=tagger).enrich_batch(
+        [event]
+    )
     assert names(enriched.people) == {"Ahmet Davutoglu"}
     assert names(enriched.organisations) == {"Reuters"}
     assert "Ankara" in names(enriched.places)
     olympic = story.model_copy(update={"body_html": "<p>Paris hosted the Olympics, Reuters said.</p>"})
     olympic_event = event.model_copy(update={"story": olympic})
-    (with_event,) = await Enricher(Settings(), tagger=tagger).enrich_batch([olympic_event])
+    (with_event,) = await Enricher(Settings(), NewsroomConfig().exempt_genres, tagger=tagger).enrich_batch(
+        [olympic_event]
+    )
     assert [tag.literal for tag in with_event.events] == ["kb:event/olympic-games"]
-    (passed,) = await Enricher(Settings(tagging=False)).enrich_batch([event])
+    (passed,) = await Enricher(Settings(tagging=False), NewsroomConfig().exempt_genres).enrich_batch([event])
     assert passed.people == passed.organisations == passed.places == passed.events == []
 
 

@@ -757,11 +757,14 @@ function linksPanel(title, links, emptyText) {
   return section(title, items.length ? el("ul", { class: "links" }, items) : el("p", { class: "empty", text: emptyText }));
 }
 
-const TIMELINE_SKIP = new Set(["at", "event", "service", "stage", "delivery_id", "trace_id"]);
+const TIMELINE_SKIP = new Set(["at", "event", "kind", "service", "stage", "delivery_id", "trace_id"]);
 
 function timelineDetail(key, value) {
   if (key === "routing" && Array.isArray(value)) {
     return value.map((r) => `${r.outlet}: ${r.result || r.decision}${r.reason ? ` (${r.reason})` : ""}`).join("; ");
+  }
+  if (key === "warnings" && Array.isArray(value)) {  // what ingest dropped or reinterpreted
+    return "warnings: " + value.map((w) => `${w.field}${w.value ? ` "${w.value}"` : ""}: ${w.action}`).join("; ");
   }
   return `${key.replace(/_/g, " ")}: ${typeof value === "object" ? JSON.stringify(value) : value}`;
 }
