@@ -36,7 +36,7 @@ def documents() -> dict[str, Any]:
     settings = Settings(consumer_name="docs", tagging=False)
     config = NewsroomConfig()
     ingest = ingest_app(settings, config)
-    enrich = enrich_app(settings)
+    enrich = enrich_app(settings, config)
     publish = publish_app(settings, config)
     asyncapi = AsyncAPI(
         enrich.state.broker,

@@ -25,6 +25,8 @@ from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
 
+TAG_TURN = 16
+
 
 @dataclass
 class Enricher:
@@ -32,6 +34,10 @@ class Enricher:
     linker: RelatedLinker | None = None
     tagger: Tagger | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Batches of every stream (each partner's lane, the priority stream) take turns at the
+    # tagger, TAG_TURN stories at a time: asyncio.Lock wakes its waiters in order, so a
+    # story waits for at most one turn of each other busy stream, however long they are.
+    turns: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
         """`enrich_each`, raising the first story's failure (for callers that expect none)."""
@@ -47,9 +53,13 @@ class Enricher:
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
-            # One nlp.pipe over the batch, off the event loop (CPU-bound); killed stories get no tags.
+            # One nlp.pipe per turn, off the event loop (CPU-bound); killed stories get no tags.
             todo = [i for i, result in enumerate(results) if isinstance(result, Enrichment)]
-            batch = await asyncio.to_thread(_tag_each, self.tagger, [received[i].story for i in todo])
+            batch: list[Tags | Exception] = []
+            for start in range(0, len(todo), TAG_TURN):
+                stories = [received[i].story for i in todo[start : start + TAG_TURN]]
+                async with self.turns:
+                    batch += await asyncio.to_thread(_tag_each, self.tagger, stories)
             for i, tags in zip(todo, batch, strict=True):
                 enrichment = results[i]
                 if isinstance(tags, Exception) or isinstance(enrichment, Exception):

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.enrich.pipeline import build_enricher
 from shared import status
+from shared.config import NewsroomConfig, load_config
 from shared.connections import make_broker, make_redis
 from shared.consuming import Entry, StreamConsumer
 from shared.events import StoryEnriched, StoryReceived, utcnow
@@ -22,10 +23,13 @@ from shared.worker_app import worker_app
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, config: NewsroomConfig | None = None) -> FastAPI:
     settings = settings or Settings()
+    config = config or load_config(settings.config_path)
     keys = settings.keys
-    streams = Streams.for_keys(keys)
+    # Every partner's lane has its own consumer; their batches take turns at the tagger,
+    # so a partner flooding its lane delays another partner's story by one batch at most.
+    streams = Streams.for_keys(keys, [partner.id for partner in config.partners])
     redis = make_redis(settings)
     broker = make_broker(settings)
     window_ms = int(settings.ledger_window_hours * 3600 * 1000)
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 structlog.contextvars.unbind_contextvars("story_id", "trace_id")
         return failed
 
-    for stream in (streams.received_priority, streams.received):
+    for stream in streams.for_enrich():
         StreamConsumer(
             broker=broker,
             redis=redis,
@@ -89,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         broker=broker,
         redis=redis,
-        streams=[streams.received_priority, streams.received],
+        streams=streams.for_enrich(),
     )
     app.state.to_enriched = to_enriched  # documented in AsyncAPI; writes go through append_once
     return app

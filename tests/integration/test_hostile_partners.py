@@ -92,7 +92,7 @@ async def test_hostile_payloads_are_problems_naming_the_field(
         assert response.headers["content-type"].startswith("application/problem+json")
     assert problem["pointer"] == where
     assert problem["status"] in (400, 422)
-    assert await received(redis, settings.keys.received) == []
+    assert await received(redis, settings.keys.received_lane("alpha")) == []
 
 
 async def _post(client: httpx.AsyncClient, version: int) -> httpx.Response:
@@ -116,4 +116,6 @@ async def test_versions_up_to_2_53_are_exact_and_larger_ones_refused(
     assert again.json()["status"] == "duplicate"
     assert above.status_code == 422
     assert above.json()["pointer"] == "/version"
-    assert [event.story.version for event in await received(redis, settings.keys.received)] == [MAX_VERSION]
+    assert [event.story.version for event in await received(redis, settings.keys.received_lane("alpha"))] == [
+        MAX_VERSION
+    ]
