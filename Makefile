@@ -4,7 +4,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install kb run test test-cluster check bench docs docs-check clean
+.PHONY: install kb run test test-cluster compose-test engine check bench docs docs-check clean
 
 $(UV):
 	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q uv==0.13.9
@@ -30,9 +30,20 @@ test: install ## the whole test suite on a real Redis
 test-cluster: install ## integration and end-to-end suites on a local three-node Redis Cluster
 	NEWSROOM_TEST_CLUSTER=1 $(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
 
+engine: ## make this machine ready for compose: Docker engine, daemon, Compose v2, offline base images
+	@deploy/ensure-engine.sh
+
+compose-test: install ## build the image, run the compose stack scaled, kill replicas, restart Redis, lose nothing
+	@$(PY) deploy/compose_test.py
+
+fuzz: install ## long randomised runs (CI runs the same tests with a small budget)
+	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
+	  NEWSROOM_STATEFUL_EXAMPLES=$${NEWSROOM_STATEFUL_EXAMPLES:-1000} NEWSROOM_STATEFUL_STEPS=$${NEWSROOM_STATEFUL_STEPS:-50} \
+	  $(PY) -m pytest -m stateful -s -q -p no:randomly $(PYTEST_ARGS)
+
 check: install ## ruff + mypy --strict
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check shared services tests bench docs
+	.venv/bin/ruff format --check shared services tests bench docs deploy
 	.venv/bin/mypy
 
 bench: install ## the benchmark suite (prints tables with ratios)

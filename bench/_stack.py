@@ -100,19 +100,26 @@ class Figures:
 
 
 class Arrivals:
-    """First arrival time per story uri at an outlet, read incrementally from a Receiver."""
+    """Per story uri, when it had reached every outlet (its last first arrival), read
+    incrementally from the outlets' Receivers."""
 
-    def __init__(self, receiver: Receiver) -> None:
-        self.receiver = receiver
-        self.seen = len(receiver.received)
+    def __init__(self, receivers: Receiver | list[Receiver]) -> None:
+        self.receivers = receivers if isinstance(receivers, list) else [receivers]
+        self.seen = [len(receiver.received) for receiver in self.receivers]
+        self.at: list[dict[str, float]] = [{} for _ in self.receivers]
         self.first: dict[str, float] = {}
 
     def update(self) -> int:
-        received = self.receiver.received
-        while self.seen < len(received):
-            delivery = received[self.seen]
-            self.first.setdefault(_uri_of(delivery.body), delivery.at)
-            self.seen += 1
+        for n, receiver in enumerate(self.receivers):
+            received = receiver.received
+            while self.seen[n] < len(received):
+                delivery = received[self.seen[n]]
+                uri = _uri_of(delivery.body)
+                if uri not in self.at[n]:
+                    self.at[n][uri] = delivery.at
+                    if all(uri in at for at in self.at):
+                        self.first[uri] = max(at[uri] for at in self.at)
+                self.seen[n] += 1
         return len(self.first)
 
 
@@ -120,16 +127,16 @@ async def drive(
     name: str,
     post: Any,
     items: list[dict[str, Any]],
-    receiver: Receiver,
+    receiver: Receiver | list[Receiver],
     *,
     rate: float | None = None,
     concurrency: int = 16,
     timeout: float = 900.0,
 ) -> Figures:
-    """Post `items` (as fast as possible, or at `rate`/s) and wait until all arrived.
+    """Post `items` (as fast as possible, or at `rate`/s) and wait until all arrived at every outlet.
 
     Throughput is stories / (last arrival - first post); latency is each story's
-    arrival at the outlet minus the moment ingest acknowledged it.
+    arrival at its last outlet minus the moment ingest acknowledged it.
     """
     acked: dict[str, float] = {}
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -235,27 +242,34 @@ class ProfiledService(ServiceProcess):
         return self
 
 
-def profile_summary(path: Path, stories: int) -> str:
-    """Redis commands per story, share of wall time idle in the event loop, top functions."""
+@dataclass(frozen=True)
+class Calls:
+    commands: float  # Redis commands per story
+    round_trips: float  # writes to a Redis connection per story (a pipeline is one)
+    idle: float | None  # share of the event loop's wall time spent waiting
+    top: str
+
+
+def profile_calls(path: Path, stories: int) -> Calls:
+    """Redis commands and round trips per story, event-loop idle share, top functions."""
     import io
     import pstats
 
     stats = pstats.Stats(str(path), stream=io.StringIO())
     entries: Any = stats.stats  # type: ignore[attr-defined]
-    commands = idle = wall = 0.0
+    commands = trips = idle = wall = 0.0
     for (filename, _line, name), (_cc, calls, tottime, cumtime, _callers) in entries.items():
-        if name == "pack_command" and "redis" in filename:
-            commands = calls
+        if "redis" in filename and name == "pack_command":
+            commands += calls
+        if "redis" in filename and name == "send_packed_command":
+            trips += calls
         if name == "run" and filename.endswith("asyncio/runners.py"):
             idle, wall = tottime, cumtime
     out = io.StringIO()
     pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(8)
     top = "\n".join(line for line in out.getvalue().splitlines() if line.strip()[:1].isdigit())
-    return (
-        f"{commands / max(1, stories):.1f} Redis commands per story; "
-        + (f"{idle / wall:.0%} of the event loop's time idle" if wall else "event-loop idle time not seen")
-        + f"\n{top}"
-    )
+    per = max(1, stories)
+    return Calls(commands / per, trips / per, idle / wall if wall else None, top)
 
 
 # --- the bare relay ------------------------------------------------------------------

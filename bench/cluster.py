@@ -1,13 +1,13 @@
-"""Three enrich workers against one Redis and against a three-node Redis Cluster, same run.
+"""1, 2 and 3 enrich replicas against one Redis and against a three-node Redis Cluster, same run.
 
-    .venv/bin/python -m bench cluster            # BENCH_STORIES=300 for a short run
+    .venv/bin/python -m bench cluster            # BENCH_STORIES=200 for a short run
+    BENCH_CLUSTER_TAGGING=false ...              # pass-through: Redis and the framework alone
 
-The same Reuters stories go through ingest, three enrich workers (pass-through
-enrichment, so Redis and the framework are what is measured) and publish to an
-outlet, first on the single Redis at REDIS_URL, then on a local three-node cluster
-(`redis-server --cluster-enabled yes`, no replicas). For the cluster the table also
-shows each node's share of the commands the run executed (INFO commandstats
-before and after): the hash-tag layout should spread the load, with no hot node.
+Reuters stories go through ingest, 1, 2 and 3 enrich replicas (full enrichment by
+default) and publish to an outlet, first on the single Redis at REDIS_URL, then on a
+local three-node cluster (`redis-server --cluster-enabled yes`, no replicas). For the
+cluster the table also shows each node's share of the commands the runs executed
+(INFO commandstats before and after): the hash-tag layout should spread the load.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from tests.helpers.cluster import LocalCluster
 from tests.helpers.pipeline import Pipeline, write_config
 from tests.helpers.receiver import Receiver
 
-WORKERS = 3
+REPLICAS = (1, 2, 3)
 PREFIX = f"benchcl{os.getpid()}"
 
 
@@ -61,35 +61,42 @@ def owners(cluster: LocalCluster, keys: dict[str, str]) -> dict[int, list[str]]:
     return placed
 
 
-async def run(name: str, redis_env: dict[str, str], items: list[dict[str, Any]]) -> Figures:
+async def run(name: str, redis_env: dict[str, str], items: list[dict[str, Any]], replicas: int) -> Figures:
+    tagging = os.environ.get("BENCH_CLUSTER_TAGGING", "true")
     with Receiver() as outlet:
-        config = LOGS / f"bench-cluster-{name}.toml"
+        config = LOGS / f"bench-cluster-{replicas}.toml"
         write_config(config, {"alpha": outlet})
-        env = pipeline_env(redis_env, config, NEWSROOM_TAGGING="false", NEWSROOM_KEY_PREFIX=PREFIX)
+        env = pipeline_env(redis_env, config, NEWSROOM_TAGGING=tagging, NEWSROOM_KEY_PREFIX=PREFIX)
         try:
-            with Pipeline(env, LOGS, enrich=WORKERS) as pipeline:
+            with Pipeline(env, LOGS, enrich=replicas) as pipeline:
                 post = await post_to_pipeline(pipeline)
-                return await drive(f"{name}: {WORKERS} enrich workers", post, items, outlet)
+                return await drive(f"{name}: {replicas} enrich", post, items, outlet)
         finally:
             await cleanup(redis_env, env["NEWSROOM_KEY_PREFIX"])
 
 
-def main() -> None:
+def main() -> list[tuple[str, str, str, str, bool]]:
     if not REUTERS.exists():
         print(f"SKIPPED: {REUTERS} is absent (set NEWSROOM_SHARED_DATA to the shared data folder)")
-        return
+        return []
     if shutil.which("redis-server") is None:
         print("SKIPPED: redis-server is needed to start the local cluster")
-        return
-    n = stories_wanted(1000)
-    items = reuters_items(2 * n, "cluster")
-    single_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    single = asyncio.run(run("single Redis", {"REDIS_URL": single_url, "REDIS_CLUSTER_NODES": ""}, items[:n]))
+        return []
+    n = stories_wanted(400)
+    pool = reuters_items(2 * len(REPLICAS) * n, "cluster")
+    batches = [pool[i * n : (i + 1) * n] for i in range(2 * len(REPLICAS))]
+    single_env = {
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_CLUSTER_NODES": "",
+    }
+    singles = [asyncio.run(run("single Redis", single_env, batches[i], r)) for i, r in enumerate(REPLICAS)]
     with tempfile.TemporaryDirectory() as workdir, LocalCluster(Path(workdir)) as cluster:
         before = {port: command_calls(port) for port in cluster.ports}
-        clustered = asyncio.run(
-            run("3-node cluster", {"REDIS_CLUSTER_NODES": cluster.nodes, "REDIS_URL": ""}, items[n:])
-        )
+        cluster_env = {"REDIS_CLUSTER_NODES": cluster.nodes, "REDIS_URL": ""}
+        clustered = [
+            asyncio.run(run("3-node cluster", cluster_env, batches[len(REPLICAS) + i], r))
+            for i, r in enumerate(REPLICAS)
+        ]
         after = {port: command_calls(port) for port in cluster.ports}
         keys = Keys(PREFIX)
         tags = owners(
@@ -112,12 +119,17 @@ def main() -> None:
     print()
     print("| run | stories | seconds | stories/s | p50 ms | p95 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for row in (single, clustered):
+    for row in (*singles, *clustered):
         print(
             f"| {row.name} | {row.stories} | {row.seconds:.1f} | {row.rate:.1f} | "
             f"{row.p(50):.0f} | {row.p(95):.0f} | {row.p(99):.0f} |"
         )
-    print(f"\ncluster / single Redis throughput: {clustered.rate / single.rate:.2f}")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)")
+    for replicas, one, many in zip(REPLICAS, singles, clustered, strict=True):
+        print(
+            f"{replicas} enrich: single {one.rate / singles[0].rate:.2f} x one replica, "
+            f"cluster {many.rate / singles[0].rate:.2f} x (cluster / single {many.rate / one.rate:.2f})"
+        )
     print("\n| cluster node | commands | share | hash tags it serves | top commands |")
     print("|---|---:|---:|---|---|")
     for port, count in calls.items():
@@ -130,6 +142,16 @@ def main() -> None:
     hottest = max(calls.values()) / total
     print(f"\nhottest node: {hottest:.0%} of commands (an even spread is 33%)")
     print("(latencies here are under a full-speed burst, not at a fixed rate)")
+    return [
+        (
+            f"throughput, {replicas} enrich ({'single' if n_ < len(REPLICAS) else 'cluster'})",
+            f"{row.rate:.1f}/s",
+            f"1 enrich, single: {singles[0].rate:.1f}/s",
+            "reported (scale)",
+            True,
+        )
+        for n_, (replicas, row) in enumerate(zip((*REPLICAS, *REPLICAS), (*singles, *clustered), strict=True))
+    ]
 
 
 if __name__ == "__main__":

@@ -101,13 +101,13 @@ def queue(
 
 
 @app.command("demo-outlet")
-def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET) -> None:
+def demo_outlet(port: Port = 8009, secret: str = DEMO_SECRET, host: str = "127.0.0.1") -> None:
     """Run a demo outlet that verifies and logs what it receives."""
     from services.demo_outlet import create_app
     from shared.logging import configure_logging
 
     configure_logging("demo-outlet")
-    uvicorn.run(create_app(secret), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(secret), host=host, port=port, log_level="warning", access_log=False)
 
 
 def _wait_ready(url: str, timeout: float = 60.0) -> bool:
@@ -163,7 +163,7 @@ def up(
             "\n[bold green]Newsroom is running.[/bold green]\n"
             "  ingest API + docs   http://127.0.0.1:8001/docs\n"
             "  publish queue       http://127.0.0.1:8003/   (editor token: demo-editor-token)\n"
-            "  demo outlet inbox   http://127.0.0.1:8009/\n"
+            "  demo outlet         http://127.0.0.1:8009/  (each article as its readers see it)\n"
             "  metrics             http://127.0.0.1:800[1-3]/metrics\n"
             "  send more stories   newsroom send examples/stories/*.json\n"
             "Ctrl-C stops everything."
@@ -174,6 +174,45 @@ def up(
         stop()
     except KeyboardInterrupt:
         stop()
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Partner files: ninjs, NewsML-G2, NITF, NewsML 1.2, ANPA, 7901.")
+    ],
+    timezone: Annotated[
+        str, typer.Option(help="The partner's timezone for times without an offset.")
+    ] = "UTC",
+    strict: Annotated[
+        bool, typer.Option(help="Refuse IPTC schema violations, as for a strict partner.")
+    ] = False,
+    schemas: Annotated[
+        Path | None, typer.Option(help="IPTC's ninjs schema folder (default: NEWSROOM_NINJS_SCHEMA_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON report per file.")] = False,
+) -> None:
+    """How ingest would read each file (format, id, version, headline, dates, media, warnings); no Redis."""
+    from zoneinfo import ZoneInfo
+
+    from services.ingest.check import as_text, check_file
+    from services.ingest.items import Reading
+    from services.ingest.schemas import NinjsSchemas
+    from shared.settings import Settings
+
+    schema_dir = schemas or Settings().ninjs_schema_dir
+    reading = Reading("check", ZoneInfo(timezone), strict, NinjsSchemas.load(schema_dir), 0)
+    refused = False
+    for path in paths:
+        report = check_file(path.read_bytes(), reading)
+        refused = refused or "problem" in report or any("refused" in i for i in report["items"])
+        typer.echo(
+            json.dumps({"file": str(path), **report}, ensure_ascii=False)
+            if as_json
+            else as_text(str(path), report)
+        )
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -26,9 +26,6 @@ NO_LABEL_UP_TO_DAYS = 31.0
 MONTH_DAYS = 31.0
 YEAR_DAYS = 365.0
 
-DEFAULT_STALE_AFTER = timedelta(hours=48)
-DEFAULT_EXEMPT_GENRES = ("evergreen", "recipe", "puzzle")
-
 # AP's mapping of ninjs urgency; 4 and below are routine and carry no flag.
 URGENCY_FLAGS = {1: "FLASH", 2: "BULLETIN", 3: "URGENT"}
 
@@ -89,7 +86,7 @@ def age_label(
     return AgeLabel(days, phrase) if phrase else None
 
 
-def is_exempt(story: Story, exempt_genres: Iterable[str] = DEFAULT_EXEMPT_GENRES) -> bool:
+def is_exempt(story: Story, exempt_genres: Iterable[str]) -> bool:
     exempt = {genre.casefold() for genre in exempt_genres}
     return any(genre.casefold() in exempt for genre in story.genres)
 
@@ -101,9 +98,7 @@ def is_publicly_live(story: Story, now: datetime) -> bool:
     return story.embargoed is None or _aware(story.embargoed) <= _aware(now)
 
 
-def story_age_label(
-    story: Story, now: datetime, *, exempt_genres: Iterable[str] = DEFAULT_EXEMPT_GENRES
-) -> AgeLabel | None:
+def story_age_label(story: Story, now: datetime, *, exempt_genres: Iterable[str]) -> AgeLabel | None:
     """`age_label` for a whole story: first publication, exempt genres, live status."""
     return age_label(
         story.first_published(),
@@ -119,7 +114,7 @@ def editor_flags(
     *,
     superseded: bool = False,
     received_at: datetime | None = None,
-    stale_after: timedelta = DEFAULT_STALE_AFTER,
+    stale_after: timedelta,
 ) -> list[str]:
     """Every wire flag that applies at `now`, in a fixed order (severity first).
 

@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -41,6 +42,25 @@ class Partner(_Strict):
     )
     rate_per_second: float | None = None
     rate_burst: int | None = None
+    timezone: str = Field(
+        "UTC", description="IANA zone in which times sent without a UTC offset are read (with a warning)."
+    )
+    strict: bool = Field(
+        False, description="Refuse items that fail IPTC's schemas (default: accept them with warnings)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"{value!r} is not an IANA timezone name (e.g. 'Pacific/Auckland')") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @field_validator("id")
     @classmethod

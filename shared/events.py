@@ -22,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class IngestWarning(BaseModel):
+    """A field ingest could not use as sent: what it was and what was done instead."""
+
+    field: str = Field(description="JSON pointer or XPath of the field in the partner's payload.")
+    value: str = Field("", description="The value as sent (shortened).")
+    action: str = Field(description="What ingest did, e.g. 'dropped', 'read in Pacific/Auckland'.")
+
+
 class StoryReceived(BaseModel):
     story_id: str
     trace_id: str
@@ -30,6 +38,9 @@ class StoryReceived(BaseModel):
     story: Story
     source_format: str = "ninjs2"
     original: str | None = Field(None, description="The partner's payload, truncated for audit.")
+    warnings: list[IngestWarning] = Field(
+        default_factory=list, description="Fields ingest dropped or reinterpreted (the story was kept)."
+    )
 
 
 class KillRequested(BaseModel):

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         description="Days a story stays in the related index after we indexed it (not from its own date).",
     )
 
+    # Housekeeping (every worker: stream trims and lag gauges; publish: finished deliveries)
+    housekeeping_seconds: float = Field(5.0, gt=0, description="How often housekeeping runs.")
+
     # Publish
     outlet_timeout_seconds: float = Field(
         15.0, gt=0, description="Deadline of one delivery attempt, from connecting to the answer read."

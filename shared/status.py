@@ -9,39 +9,93 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.timeline import DeliveryAttempted, Entry, Routed, parse, stored
 
 TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
 
 
-async def record(
-    redis: RedisClient,
-    keys: Keys,
-    story_id: str,
-    event: str,
-    fields: dict[str, Any],
-    *,
-    service: str,
-) -> None:
-    """Set status fields and append one timeline event, atomically for this story."""
+@dataclass(frozen=True)
+class Record:
+    """One status change of one story: its typed timeline entry, by the service that wrote it."""
+
+    story_id: str
+    entry: Entry
+    service: str
+
+
+async def record(redis: RedisClient, keys: Keys, story_id: str, entry: Entry, *, service: str) -> None:
+    """Set the entry's status fields and append it to the timeline, atomically for this story."""
+    (error,) = await record_many(redis, keys, [Record(story_id, entry, service)])
+    if error is not None:
+        raise error
+
+
+async def record_many(
+    redis: RedisClient, keys: Keys, records: Sequence[Record]
+) -> list[BaseException | None]:
+    """Several stories' records in one round trip; per record, the error it met or None."""
+    if not records:
+        return []
     now = time.time()
-    status_key, timeline_key = keys.story(story_id), keys.story_timeline(story_id)
-    entry = json.dumps({"at": now, "event": event, "service": service, **fields}, default=str)
-    flat = {
-        k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-        for k, v in fields.items()
-    }
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.hset(status_key, mapping={**flat, f"{event}_at": now, "updated_at": now})
-        pipe.rpush(timeline_key, entry)
-        pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
-        pipe.expire(status_key, STATUS_TTL_SECONDS)
-        pipe.expire(timeline_key, STATUS_TTL_SECONDS)
-        await pipe.execute()
+        for one in records:
+            status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
+            stamped = one.entry.model_copy(update={"at": now, "service": one.service})
+            flat = {
+                k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
+                for k, v in one.entry.status_fields().items()
+                if v is not None
+            }
+            pipe.hset(status_key, mapping={**flat, f"{one.entry.event}_at": now, "updated_at": now})
+            pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
+            pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
+            pipe.expire(status_key, STATUS_TTL_SECONDS)
+            pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+        replies = await pipe.execute(raise_on_error=False)
+    per_record = len(replies) // len(records)
+    return [
+        next((r for r in replies[i : i + per_record] if isinstance(r, BaseException)), None)
+        for i in range(0, len(replies), per_record)
+    ]
+
+
+OutletStateName = Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
+_AFTER_ATTEMPT: dict[str, OutletStateName] = {
+    "delivered": "delivered",
+    "retrying": "retrying",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+
+
+@dataclass(frozen=True)
+class OutletView:
+    state: OutletStateName
+    at: float | None
+    detail: dict[str, Any]
+
+
+def outlet_states(timeline: list[dict[str, Any]]) -> dict[str, OutletView]:
+    """Each outlet's latest state, read from the typed entries: routing says which outlets
+    got a delivery queued or skipped (and why); each delivery attempt carries its result."""
+    outlets: dict[str, OutletView] = {}
+    for raw in timeline:
+        entry = parse(raw)
+        if isinstance(entry, Routed):
+            for route in entry.routing:
+                state: OutletStateName = "skipped" if route.decision == "skip" else "queued"
+                outlets[route.outlet] = OutletView(state, entry.at, route.model_dump())
+        elif isinstance(entry, DeliveryAttempted) and entry.result in _AFTER_ATTEMPT:
+            detail = entry.model_dump(exclude={"at", "kind", "service"}, exclude_none=True)
+            outlets[entry.outlet] = OutletView(_AFTER_ATTEMPT[entry.result], entry.at, detail)
+    return outlets
 
 
 async def read(redis: RedisClient, keys: Keys, story_id: str) -> dict[str, Any] | None:

@@ -9,11 +9,15 @@ links are added by enrich; ingest leaves them empty.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+_TAG = re.compile(r"<[^>]*>")
+MEDIA_TYPES = ("picture", "video", "audio", "graphic")
+"""Item types that are a file with a caption, not copy: they keep renditions, get no related links."""
 PubStatus = Literal["usable", "withheld", "canceled"]
 
 MAX_VERSION = 2**53 - 1
@@ -78,6 +82,28 @@ class Picture(BaseModel):
     language: str | None = None
 
 
+class Rendition(BaseModel):
+    """One file of a media item (ninjs `renditions`): the same picture, video or audio in one size."""
+
+    name: str = Field("", description="The rendition's role, e.g. 'highRes', 'web', 'thumb'.")
+    href: str | None = None
+    mediatype: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = Field(None, description="Seconds (video, audio).")
+    size: int | None = Field(None, description="Bytes.")
+
+
+class Association(BaseModel):
+    """An item this one points at (ninjs `associations`): a package's member, a story's picture."""
+
+    name: str = Field(description="Key of the association, e.g. 'main', 'member2'.")
+    uri: str = Field(description="The member's uri; members are ingested as their own items.")
+    type: str | None = Field(None, description="text, picture, video, audio, graphic, composite.")
+    headline: str | None = None
+    description: str | None = Field(None, description="Caption or summary as the package gives it.")
+
+
 class Story(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +117,7 @@ class Story(BaseModel):
     expires: Moment | None = None
     urgency: int | None = Field(None, ge=1, le=9)
     language: str | None = None
-    type: str = "text"
+    type: str = Field("text", description="text, picture, video, audio, graphic or composite (a package).")
     headline: str = ""
     description: str = Field("", description="Standfirst / summary, plain text.")
     body_html: str = Field("", description="Sanitised HTML body.")
@@ -101,10 +127,32 @@ class Story(BaseModel):
     genres: list[str] = Field(default_factory=list)
     subjects: list[Subject] = Field(default_factory=list)
     pictures: list[Picture] = Field(default_factory=list)
+    credit: str | None = Field(None, description="Credit line of a media item (e.g. 'EPA/Jane Doe').")
+    renditions: list[Rendition] = Field(default_factory=list)
+    associations: list[Association] = Field(default_factory=list)
 
     @property
     def id(self) -> str:
         return make_story_id(self.partner, self.uri)
+
+    @property
+    def is_media(self) -> bool:
+        return self.type in MEDIA_TYPES
+
+    def best_rendition(self, media: str = "image/") -> Rendition | None:
+        """The largest rendition of `media` type with a link (what a page shows), if any."""
+        usable = [r for r in self.renditions if r.href and (r.mediatype or media).startswith(media)]
+        return max(usable, key=lambda r: (r.width or 0) * (r.height or 0), default=None)
+
+    def has_words(self) -> bool:
+        """Anything a reader could see: a headline, a body, a caption, a file or members."""
+        return bool(
+            self.headline.strip()
+            or _TAG.sub("", self.body_html).strip()
+            or self.description.strip()
+            or self.renditions
+            or self.associations
+        )
 
     def first_published(self) -> datetime | None:
         return self.firstcreated or self.versioncreated

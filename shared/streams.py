@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +125,15 @@ return redis.call('XADD', KEYS[1], '*', '__data__', ARGV[4])
 """
 
 
+@dataclass(frozen=True)
+class Append:
+    """One event to append unless its `marker` was appended before."""
+
+    marker: str
+    event: BaseModel
+    trace_id: str
+
+
 async def append_once(
     redis: RedisClient,
     stream: str,
@@ -135,11 +144,30 @@ async def append_once(
     window_ms: int,
 ) -> str | None:
     """Append `event` unless `marker` was appended before. Returns the entry id, or None."""
-    payload = await encode_event(event, trace_id)
-    result = await redis.eval(
-        _APPEND_ONCE, 2, stream, ledger, marker, int(time.time() * 1000), window_ms, payload
-    )
-    return None if result is None else _text(result)
+    (answer,) = await append_once_each(redis, stream, ledger, [Append(marker, event, trace_id)], window_ms)
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+
+
+async def append_once_each(
+    redis: RedisClient, stream: str, ledger: str, appends: Sequence[Append], window_ms: int
+) -> list[str | BaseException | None]:
+    """`append_once` for several events in one round trip (one script call each, pipelined:
+    each stays atomic on its own). Per event: the entry id, None when it was appended
+    before, or the error it met."""
+    if not appends:
+        return []
+    now_ms = int(time.time() * 1000)
+    payloads = [await encode_event(one.event, one.trace_id) for one in appends]
+    async with redis.pipeline(transaction=False) as pipe:
+        for one, payload in zip(appends, payloads, strict=True):
+            pipe.eval(_APPEND_ONCE, 2, stream, ledger, one.marker, now_ms, window_ms, payload)
+        replies = await pipe.execute(raise_on_error=False)
+    return [
+        reply if isinstance(reply, BaseException) else None if reply is None else _text(reply)
+        for reply in replies
+    ]
 
 
 async def dead_letter(

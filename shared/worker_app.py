@@ -39,7 +39,6 @@ from shared.streams import (
 )
 
 log = get_logger(__name__)
-HOUSEKEEPING_SECONDS = 5.0
 CONSUMER_IDLE_MS = 24 * 3600 * 1000
 
 
@@ -57,9 +56,9 @@ def worker_app(
         keep_ms = int(settings.stream_retention_hours * 3600 * 1000)
         lost_rounds = 0
         while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            await asyncio.sleep(settings.housekeeping_seconds)
             lost_rounds = lost_rounds + 1 if await groups_lost(redis, streams) else 0
-            if lost_rounds >= 2:  # seen twice, HOUSEKEEPING_SECONDS apart: not a blip
+            if lost_rounds >= 2:  # seen twice, a housekeeping round apart: not a blip
                 # Redis came back without our groups (no persistence, or a failover to an
                 # empty replica). FastStream stops a subscriber whose group vanished and,
                 # outside a FastStream app, nothing else notices: exit, so the supervisor

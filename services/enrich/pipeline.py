@@ -15,28 +15,27 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from services.enrich.enrichment import enrich
-from services.enrich.related.index import IndexPolicy, StoryIndex
-from services.enrich.related.linker import RelatedLinker
+from services.enrich.related.linker import RelatedLinker, configured_linker
 from services.enrich.tagging import Tagger, Tags
 from services.enrich.tagging.model import load_tagger
 from shared.age import editor_flags, story_age_label
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
 
-TAG_TURN = 16
-
 
 @dataclass
 class Enricher:
     settings: Settings
+    exempt_genres: Sequence[str]  # the config's, as publish uses them: page and outlets agree
     linker: RelatedLinker | None = None
     tagger: Tagger | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
-    # Batches of every stream (each partner's lane, the priority stream) take turns at the
-    # tagger, TAG_TURN stories at a time: asyncio.Lock wakes its waiters in order, so a
-    # story waits for at most one turn of each other busy stream, however long they are.
+    # The chunks of every stream (each partner's lane, the priority stream) take turns at the
+    # tagger: asyncio.Lock wakes its waiters in order, so a story waits for at most one chunk
+    # of each other busy stream, however deep their backlogs (the worker sends chunks of 4).
     turns: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
@@ -53,13 +52,10 @@ class Enricher:
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
-            # One nlp.pipe per turn, off the event loop (CPU-bound); killed stories get no tags.
+            # One nlp.pipe per call, off the event loop (CPU-bound); killed stories get no tags.
             todo = [i for i, result in enumerate(results) if isinstance(result, Enrichment)]
-            batch: list[Tags | Exception] = []
-            for start in range(0, len(todo), TAG_TURN):
-                stories = [received[i].story for i in todo[start : start + TAG_TURN]]
-                async with self.turns:
-                    batch += await asyncio.to_thread(_tag_each, self.tagger, stories)
+            async with self.turns:
+                batch = await asyncio.to_thread(_tag_each, self.tagger, [received[i].story for i in todo])
             for i, tags in zip(todo, batch, strict=True):
                 enrichment = results[i]
                 if isinstance(tags, Exception) or isinstance(enrichment, Exception):
@@ -81,12 +77,14 @@ class Enricher:
         """Related links, duplicates, the story into the index; then age label and editor flags."""
         story = event.story
         superseded = False
-        if self.linker is not None:
+        # A picture or video is not copy: linking it would pair every photo of an event
+        # with every story about it ("related" noise), and it would be offered as related.
+        if self.linker is not None and not story.is_media:
             tags = [*enrichment.people, *enrichment.organisations, *enrichment.places, *enrichment.events]
             links = await self.linker.link_and_index(story, tags, received_at=event.received_at, now=now)
             enrichment.related, enrichment.duplicates = links.related, links.duplicates
             superseded = links.outcome == "stale"  # the index already holds a newer version
-        label = story_age_label(story, now)
+        label = story_age_label(story, now, exempt_genres=self.exempt_genres)
         enrichment.age_label = label.phrase if label else None
         enrichment.flags = editor_flags(
             story,
@@ -123,8 +121,7 @@ def _tag_each(tagger: Tagger, stories: list[Story]) -> list[Tags | Exception]:
     return found
 
 
-def build_enricher(settings: Settings, redis: RedisClient) -> Enricher:
-    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
-    linker = RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)
+def build_enricher(settings: Settings, config: NewsroomConfig, redis: RedisClient) -> Enricher:
+    linker = configured_linker(redis, settings)
     tagger = load_tagger(settings) if settings.tagging else None
-    return Enricher(settings, linker=linker, tagger=tagger)
+    return Enricher(settings, config.exempt_genres, linker=linker, tagger=tagger)

@@ -7,7 +7,6 @@ failure to write it is logged, never answered as an error: the story is stored.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 from redis.exceptions import RedisClusterException, RedisError
@@ -25,6 +24,7 @@ from shared.keys import Keys
 from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
 from shared.problems import Problem, broken_redis_connection
+from shared.timeline import Received
 
 log = get_logger(__name__)
 CODES = {"accepted": 202, "duplicate": 200, "superseded": 200, "killed": 409}
@@ -88,7 +88,10 @@ async def _after_accept(
             uri=story.uri,
             version=story.version,
             format=item.source_format,
+            warnings=item.warnings,
         )
+        if item.warnings:
+            log.info("story read with warnings", fields=[w.field for w in item.warnings])
         if result.outcome != "accepted":
             log.info("story not forwarded", outcome=result.outcome, version=story.version)
             return answer.model_copy(update={"current_version": result.current_version})
@@ -107,23 +110,21 @@ async def _record_received(
     redis: RedisClient, keys: Keys, partner: str, event: StoryReceived, result: Acceptance
 ) -> None:
     story = event.story
-    fields: dict[str, Any] = {
-        "partner": partner,
-        "uri": story.uri,
-        "version": story.version,
-        "headline": story.headline,
-        "trace_id": event.trace_id,
-        "stage": "received",
-        "received_as": result.received_as,
-        "pubstatus": story.pubstatus,
-        "format": event.source_format,
-    }
-    if story.embargoed:
-        fields["embargoed"] = story.embargoed.isoformat()
-    if story.expires:
-        fields["expires"] = story.expires.isoformat()
+    entry = Received(
+        partner=partner,
+        uri=story.uri,
+        version=story.version,
+        headline=story.headline,
+        trace_id=event.trace_id,
+        received_as=result.received_as or "new",
+        pubstatus=story.pubstatus,
+        format=event.source_format,
+        embargoed=story.embargoed.isoformat() if story.embargoed else None,
+        expires=story.expires.isoformat() if story.expires else None,
+        warnings=event.warnings or None,
+    )
     try:
-        await status.record(redis, keys, story.id, "received", fields, service="ingest")
+        await status.record(redis, keys, story.id, entry, service="ingest")
     except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
         if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
             raise
@@ -144,4 +145,5 @@ def _not_ingested(item: ParsedItem) -> ItemResult:
         code=422,
         format=item.source_format,
         problem=responses.Problem.model_validate(problem.body()),
+        warnings=item.warnings,
     )

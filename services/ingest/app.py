@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -30,7 +31,7 @@ from redis.exceptions import (
 
 from services.ingest import answers, responses
 from services.ingest.acceptance import Acceptor, Contended, RateLimited
-from services.ingest.formats import JSON_TYPES, NDJSON_TYPES, XML_TYPES
+from services.ingest.formats import JSON_TYPES, NDJSON_TYPES, WIRE_TYPES, XML_TYPES
 from services.ingest.intake import REALM, take_in
 from services.ingest.kills import kill_consumer
 from services.ingest.ratelimit import RateLimit
@@ -39,6 +40,7 @@ from services.ingest.schemas import NinjsSchemas
 from shared import auth, status
 from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, discover, make_broker, make_redis
+from shared.events import IngestWarning
 from shared.keys import Keys
 from shared.logging import get_logger
 from shared.problems import (
@@ -90,7 +92,8 @@ _POST_DOCS: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "One ninjs item (1.x/2.x/3.x), a JSON array or NDJSON of items, a NewsML-G2 "
-        "newsItem or newsMessage, or an NITF document.",
+        "news/package item or newsMessage, an NITF or NewsML 1.2 document, or an ANPA 1312 / IPTC 7901 "
+        "wire text.",
         "content": {
             **{
                 kind: {
@@ -109,6 +112,10 @@ _POST_DOCS: dict[str, Any] = {
             **{
                 kind: {"schema": {"type": "string"}, "example": responses.NEWSML_EXAMPLE}
                 for kind in sorted(XML_TYPES)
+            },
+            **{
+                kind: {"schema": {"type": "string"}, "example": responses.IPTC7901_EXAMPLE}
+                for kind in sorted(WIRE_TYPES)
             },
         },
     }
@@ -158,7 +165,8 @@ def create_app(
         title="Newsroom ingest",
         version="1",
         lifespan=lifespan,
-        description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF.",
+        description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF, "
+        "NewsML 1.2, ANPA 1312, IPTC 7901.",
     )
     app.state.broker = broker  # for the AsyncAPI document (`make docs`)
     install_problem_handlers(app, settings.retry_after_seconds)
@@ -294,28 +302,19 @@ def _iso(value: Any) -> str | None:
         return None
 
 
-def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
-    """The status hash and timeline (written by all three services) as the partner sees them.
+def _warnings(raw: str | None) -> list[IngestWarning]:
+    try:
+        return [IngestWarning.model_validate(w) for w in json.loads(raw or "[]")]
+    except (ValueError, TypeError):
+        return []
 
-    Per outlet: publish's `routed` event says which outlets got a delivery queued or
-    skipped (and why); each `delivery:<outlet>` event carries the attempt's result.
-    """
-    outlets: dict[str, OutletState] = {}
-    events = []
-    for entry in timeline:
-        at = _iso(entry.get("at"))
-        events.append({**entry, "at": at})
-        event = str(entry.get("event", ""))
-        if event == "routed" and isinstance(entry.get("routing"), list):
-            for route in entry["routing"]:
-                if isinstance(route, dict) and route.get("outlet"):
-                    skipped = route.get("decision") == "skip"
-                    state = "skipped" if skipped else "queued"
-                    outlets[str(route["outlet"])] = OutletState(state=state, at=at, detail=route)
-        elif event.startswith("delivery:") and str(entry.get("result")) in _DELIVERY_STATES:
-            detail = {k: v for k, v in entry.items() if k not in ("at", "event", "service") and v is not None}
-            state = _DELIVERY_STATES[str(entry["result"])]
-            outlets[event.removeprefix("delivery:")] = OutletState(state=state, at=at, detail=detail)
+
+def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str, Any]]) -> StoryStatus:
+    """The status hash and timeline (written by all three services) as the partner sees them."""
+    outlets = {
+        name: OutletState(state=view.state, at=_iso(view.at), detail=view.detail)
+        for name, view in status.outlet_states(timeline).items()
+    }
     version = fields.get("version")
     return StoryStatus(
         id=story_id,
@@ -324,18 +323,11 @@ def _story_status(story_id: str, fields: dict[str, str], timeline: list[dict[str
         version=int(version) if version and version.isdigit() else None,
         headline=fields.get("headline"),
         stage=fields.get("stage"),
+        warnings=_warnings(fields.get("warnings")),
         received_as=fields.get("received_as"),
         received_at=_iso(fields.get("received_at")),
         enriched_at=_iso(fields.get("enriched_at")),
         updated_at=_iso(fields.get("updated_at")),
         outlets=outlets,
-        timeline=events,
+        timeline=[{**entry, "at": _iso(entry.get("at"))} for entry in timeline],
     )
-
-
-_DELIVERY_STATES: dict[str, Literal["retrying", "delivered", "failed", "canceled"]] = {
-    "delivered": "delivered",
-    "retrying": "retrying",
-    "failed": "failed",
-    "canceled": "canceled",
-}

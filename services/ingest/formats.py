@@ -1,12 +1,18 @@
 """Which format a request carries, and the items in it (pure; no I/O).
 
+`PARSERS` is the one table of formats: each is a pure `parse(body, reading)`
+returning the items it carries; `CONTENT_TYPES` says which media types reach
+which parser. Adding a format is a line in each.
+
 JSON (`application/json`, `application/vnd.iptc.ninjs+json`): one ninjs item, or
 an array of items (a batch). NDJSON (`application/x-ndjson`): one ninjs item per
-line (a batch). XML (`application/xml`, `text/xml`, `application/nitf+xml`,
-`application/vnd.iptc.g2.*+xml`): a NewsML-G2 newsItem, a newsMessage (a
-batch), or an NITF document. An explicit ninjs version may be declared with the
-media type parameter `version=` (e.g. `application/vnd.iptc.ninjs+json; version=1.0`);
-otherwise it is read from the payload.
+line (a batch). XML (`application/xml`, `text/xml`, …): by its root element a
+NewsML-G2 news/package item or newsMessage (a batch), an NITF document or a
+NewsML 1.2 document (a batch when it carries several NewsItems). Text wire
+(`text/plain`, …): ANPA 1312 or IPTC 7901, told apart by their framing. An
+explicit ninjs version may be declared with the media type parameter `version=`
+(e.g. `application/vnd.iptc.ninjs+json; version=1.0`); otherwise it is read from
+the payload.
 """
 
 from __future__ import annotations
@@ -16,37 +22,30 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
+from xml.etree.ElementTree import Element
 
-from services.ingest.items import ItemError, ParsedItem, PayloadError, pointer
+from services.ingest import anpa, iptc7901, newsml1
+from services.ingest.items import ItemError, ParsedItem, PayloadError, Reading, pointer
 from services.ingest.newsml import is_newsml, items_from_newsml
 from services.ingest.ninjs import detect_version, story_from_ninjs
 from services.ingest.nitf import is_nitf, story_from_nitf
-from services.ingest.schemas import NinjsSchemas
 from services.ingest.xmldocs import local, parse_xml
-
-JSON_TYPES = {"application/json", "application/vnd.iptc.ninjs+json"}
-NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl"}
-XML_TYPES = {
-    "application/xml",
-    "text/xml",
-    "application/nitf+xml",
-    "application/vnd.iptc.g2.newsitem+xml",
-    "application/vnd.iptc.g2.newsmessage+xml",
-}
-ACCEPTED_TYPES = sorted(JSON_TYPES | NDJSON_TYPES | XML_TYPES)
-
-
-class UnsupportedType(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
 class Parsed:
     items: list[ParsedItem]
     batch: bool
+
+
+Parser = Callable[[bytes, Reading], Parsed]
+
+
+class UnsupportedType(ValueError):
+    pass
 
 
 def media_type(header: str | None) -> tuple[str, dict[str, str]]:
@@ -57,19 +56,6 @@ def media_type(header: str | None) -> tuple[str, dict[str, str]]:
         key, _, value = param.partition("=")
         parameters[key.strip().lower()] = value.strip().strip('"')
     return main.strip().lower(), parameters
-
-
-def read_items(
-    body: bytes, content_type: str | None, partner: str, schemas: NinjsSchemas, max_original: int
-) -> Parsed:
-    kind, params = media_type(content_type)
-    if kind in JSON_TYPES:
-        return _json(body, partner, schemas, params.get("version"), max_original)
-    if kind in NDJSON_TYPES:
-        return _ndjson(body, partner, schemas, params.get("version"), max_original)
-    if kind in XML_TYPES:
-        return _xml(body, partner, max_original)
-    raise UnsupportedType(kind or "(none)")
 
 
 def _text(body: bytes) -> str:
@@ -148,14 +134,7 @@ def _unrepresentable(document: Any) -> ItemError | None:
     return None
 
 
-def _ninjs_item(
-    item: Any,
-    partner: str,
-    schemas: NinjsSchemas,
-    declared: str | None,
-    original: Callable[[], bytes],
-    prefix: str,
-) -> ParsedItem:
+def _ninjs_item(item: Any, reading: Reading, original: Callable[[], bytes], prefix: str) -> ParsedItem:
     unreadable = _unrepresentable(item)
     if unreadable is not None:
         return ParsedItem(
@@ -165,13 +144,35 @@ def _ninjs_item(
         return ParsedItem(
             "ninjs", original(), error=ItemError(prefix or "/", "a ninjs item must be a JSON object")
         )
-    version = detect_version(item, declared)
+    version = detect_version(item, reading.declared_version)
     source = f"ninjs{version.split('.')[0]}"
     try:
-        schemas.check(item, version)
-        return ParsedItem(source, original(), story=story_from_ninjs(item, partner, version))
+        _lint(item, version, reading)
+        story = story_from_ninjs(item, reading, version)
+        return ParsedItem(source, original(), story=story, warnings=_prefixed(reading, prefix))
     except ItemError as exc:
-        return ParsedItem(source, original(), error=ItemError(prefix + exc.where.rstrip("/"), exc.detail))
+        error = ItemError(prefix + exc.where.rstrip("/"), exc.detail)
+        return ParsedItem(source, original(), error=error, warnings=_prefixed(reading, prefix))
+
+
+def _lint(item: dict[str, Any], version: str, reading: Reading) -> None:
+    """IPTC's schemas refuse for a `strict` partner and only warn for the rest.
+
+    Agencies' real ninjs carries extensions (`guid`, `priority`, `bylines`,
+    `body_html5`, …) that the schemas disallow; refusing them would lose the copy.
+    """
+    try:
+        reading.schemas.check(item, version)
+    except ItemError as exc:
+        if reading.strict:
+            raise
+        reading.warn(exc.where, "", f"IPTC schema: {exc.detail}; accepted (the partner is not strict)")
+
+
+def _prefixed(reading: Reading, prefix: str) -> list[Any]:
+    if not prefix:
+        return reading.warnings
+    return [w.model_copy(update={"field": prefix + w.field.rstrip("/")}) for w in reading.warnings]
 
 
 def _head(original: bytes, cap: int) -> bytes:
@@ -182,51 +183,157 @@ def _dumped(item: Any, cap: int) -> bytes:
     return json.dumps(item).encode()[:cap]
 
 
-def _json(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
+def parse_json(body: bytes, reading: Reading) -> Parsed:
     document = _decode_json(_text(body))
+    cap = reading.max_original
     if isinstance(document, list):
         if not document:
             raise ItemError("/", "an empty array carries no items")
         return Parsed(
             [
-                _ninjs_item(
-                    item,
-                    partner,
-                    schemas,
-                    declared,
-                    partial(_dumped, item, cap),
-                    f"/{index}",
-                )
+                _ninjs_item(item, reading.fresh(), partial(_dumped, item, cap), f"/{index}")
                 for index, item in enumerate(document)
             ],
             batch=True,
         )
-    return Parsed(
-        [_ninjs_item(document, partner, schemas, declared, partial(_head, body, cap), "")], batch=False
-    )
+    return Parsed([_ninjs_item(document, reading.fresh(), partial(_head, body, cap), "")], batch=False)
 
 
-def _ndjson(body: bytes, partner: str, schemas: NinjsSchemas, declared: str | None, cap: int) -> Parsed:
+def parse_ndjson(body: bytes, reading: Reading) -> Parsed:
     text = _text(body)
     items = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         item = _decode_json(line, line_offset=number - 1)
-        items.append(_ninjs_item(item, partner, schemas, declared, partial(_head, line.encode(), cap), ""))
+        items.append(
+            _ninjs_item(item, reading.fresh(), partial(_head, line.encode(), reading.max_original), "")
+        )
     if not items:
         raise ItemError("/", "the NDJSON body carries no items")
     return Parsed(items, batch=True)
 
 
-def _xml(body: bytes, partner: str, cap: int) -> Parsed:
+def _nitf(root: Element, body: bytes, reading: Reading) -> Parsed:
+    item = reading.fresh()
+    original = body[: reading.max_original]
+    try:
+        story = story_from_nitf(root, item)
+        return Parsed([ParsedItem("nitf", original, story=story, warnings=item.warnings)], False)
+    except ItemError as exc:
+        return Parsed([ParsedItem("nitf", original, error=exc, warnings=item.warnings)], False)
+
+
+def _g2(root: Element, body: bytes, reading: Reading) -> Parsed:
+    items = items_from_newsml(root, reading, reading.max_original)
+    return Parsed(items, batch=local(root.tag) == "newsMessage")
+
+
+def _newsml1(root: Element, body: bytes, reading: Reading) -> Parsed:
+    items = newsml1.items_from_newsml1(root, reading)
+    return Parsed(items, batch=len(items) > 1)
+
+
+# XML formats by their root element, tried in order.
+XML_ROOTS: list[tuple[Callable[[Element], bool], Callable[[Element, bytes, Reading], Parsed]]] = [
+    (is_nitf, _nitf),
+    (newsml1.is_newsml1, _newsml1),
+    (is_newsml, _g2),
+]
+
+
+def parse_xml_document(body: bytes, reading: Reading) -> Parsed:
     root = parse_xml(body)
-    if is_nitf(root):
+    for matches, parse in XML_ROOTS:
+        if matches(root):
+            return parse(root, body, reading)
+    raise ItemError(
+        f"/{local(root.tag)}",
+        "not a NewsML-G2 newsItem/packageItem/newsMessage, an NITF document or a NewsML 1.2 document",
+    )
+
+
+def _wire_item(format_name: str, parse: Callable[[bytes, Reading], Any]) -> Parser:
+    def parse_wire(body: bytes, reading: Reading) -> Parsed:
+        item = reading.fresh()
+        original = body[: reading.max_original]
         try:
-            return Parsed([ParsedItem("nitf", body[:cap], story=story_from_nitf(root, partner))], False)
+            story = parse(body, item)
+            return Parsed([ParsedItem(format_name, original, story=story, warnings=item.warnings)], False)
         except ItemError as exc:
-            return Parsed([ParsedItem("nitf", body[:cap], error=exc)], False)
-    if is_newsml(root):
-        items = items_from_newsml(root, partner, cap)
-        return Parsed(items, batch=local(root.tag) == "newsMessage")
-    raise ItemError(f"/{local(root.tag)}", "not a NewsML-G2 newsItem/newsMessage or an NITF document")
+            return Parsed([ParsedItem(format_name, original, error=exc, warnings=item.warnings)], False)
+
+    return parse_wire
+
+
+def parse_text_wire(body: bytes, reading: Reading) -> Parsed:
+    """ANPA 1312 or IPTC 7901 by the framing (ANPA's SYN SYN SOH + service letter)."""
+    return PARSERS["anpa1312" if anpa.looks_like_anpa(body) else "iptc7901"](body, reading)
+
+
+# The formats: name → pure parser. One line per format.
+PARSERS: dict[str, Parser] = {
+    "ninjs": parse_json,
+    "ndjson": parse_ndjson,
+    "xml": parse_xml_document,
+    "anpa1312": _wire_item("anpa1312", anpa.story_from_anpa),
+    "iptc7901": _wire_item("iptc7901", iptc7901.story_from_iptc7901),
+    "text-wire": parse_text_wire,
+}
+
+# Media type → format in PARSERS.
+CONTENT_TYPES: dict[str, str] = {
+    "application/json": "ninjs",
+    "application/vnd.iptc.ninjs+json": "ninjs",
+    "application/x-ndjson": "ndjson",
+    "application/ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "application/nitf+xml": "xml",
+    "application/vnd.iptc.g2.newsitem+xml": "xml",
+    "application/vnd.iptc.g2.newsmessage+xml": "xml",
+    "application/vnd.iptc.g2.packageitem+xml": "xml",
+    "application/vnd.iptc.newsml+xml": "xml",
+    "application/x-anpa-1312": "anpa1312",
+    "application/x-iptc-7901": "iptc7901",
+    "text/plain": "text-wire",
+}
+JSON_TYPES = {kind for kind, name in CONTENT_TYPES.items() if name == "ninjs"}
+NDJSON_TYPES = {kind for kind, name in CONTENT_TYPES.items() if name == "ndjson"}
+XML_TYPES = {kind for kind, name in CONTENT_TYPES.items() if name == "xml"}
+WIRE_TYPES = {kind for kind, name in CONTENT_TYPES.items() if name in ("anpa1312", "iptc7901", "text-wire")}
+ACCEPTED_TYPES = sorted(CONTENT_TYPES)
+
+
+def read_items(
+    body: bytes,
+    content_type: str | None,
+    reading: Reading | str,
+    schemas: Any = None,
+    max_original: int | None = None,
+) -> Parsed:
+    """The items of one request, read as its content type says."""
+    kind, params = media_type(content_type)
+    name = CONTENT_TYPES.get(kind)
+    if name is None:
+        raise UnsupportedType(kind or "(none)")
+    base = reading if isinstance(reading, Reading) else Reading(reading)
+    updates: dict[str, Any] = {"declared_version": params.get("version"), "warnings": []}
+    if schemas is not None:
+        updates["schemas"] = schemas
+    if max_original is not None:
+        updates["max_original"] = max_original
+    return PARSERS[name](body, replace(base, **updates))
+
+
+def sniff(body: bytes) -> str:
+    """The format name a file's bytes look like (for `newsroom check`, which has no content type)."""
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start == b"[" or (start == b"{" and body.strip().count(b"\n{") == 0):
+        return "ninjs"
+    if start == b"{":
+        return "ndjson"
+    if start == b"<":
+        return "xml"
+    return "text-wire"

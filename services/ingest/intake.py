@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from services.ingest.formats import ACCEPTED_TYPES, Parsed, UnsupportedType, media_type, read_items
-from services.ingest.items import ItemError, PayloadError
+from services.ingest.items import ItemError, PayloadError, Reading
 from services.ingest.schemas import NinjsSchemas
 from shared import auth
 from shared.config import NewsroomConfig, Partner
@@ -98,7 +98,8 @@ def _parse(
     body: bytes, headers: Mapping[str, str], partner: Partner, schemas: NinjsSchemas, max_original: int
 ) -> Parsed:
     try:
-        parsed = read_items(body, headers.get("content-type"), partner.id, schemas, max_original)
+        reading = Reading(partner.id, partner.zone, partner.strict, schemas, max_original)
+        parsed = read_items(body, headers.get("content-type"), reading)
     except UnsupportedType as exc:
         raise unsupported(str(exc)) from None
     except PayloadError as exc:
@@ -128,6 +129,7 @@ def _events(parsed: Parsed, offered_trace_id: str | None) -> list[StoryReceived]
             story=item.story,
             source_format=item.source_format,
             original=item.original.decode("utf-8", "replace"),
+            warnings=item.warnings,
         )
         for item in parsed.items
         if item.story is not None

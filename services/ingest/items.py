@@ -8,8 +8,11 @@ the 4xx answer names the exact field a partner must fix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from typing import Any, Protocol
 
+from shared.events import IngestWarning
 from shared.story import MAX_VERSION, Story
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -35,6 +38,48 @@ class PayloadError(ValueError):
         self.where = where
 
 
+class SchemaCheck(Protocol):
+    """Validates a JSON item against a published schema, raising ItemError (NinjsSchemas)."""
+
+    def check(self, item: Any, version: str) -> None: ...
+
+
+class NoSchemas:
+    def check(self, item: Any, version: str) -> None:
+        return None
+
+
+@dataclass
+class Reading:
+    """How one partner's items are read, and what reading them had to set aside.
+
+    `timezone` is the partner's configured zone for times sent without an offset;
+    `strict` turns IPTC schema violations from warnings into refusals; `schemas`
+    are those IPTC schemas, `max_original` bounds the payload kept for audit. A parser
+    calls `warn` for each optional field it drops or reinterprets, so the item is
+    kept and the partner is told (answer, timeline, queue page).
+    """
+
+    partner: str
+    timezone: tzinfo = UTC
+    strict: bool = False
+    schemas: SchemaCheck = field(default_factory=NoSchemas)
+    max_original: int = 256 * 1024
+    declared_version: str | None = None  # ninjs `; version=` on the media type
+    warnings: list[IngestWarning] = field(default_factory=list)
+
+    def warn(self, where: str, value: object, action: str) -> None:
+        shown = value if isinstance(value, str) else repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        self.warnings.append(IngestWarning(field=where or "/", value=shown, action=action))
+
+    def fresh(self) -> Reading:
+        """The same partner settings with no warnings yet (one per item of a batch)."""
+        return Reading(
+            self.partner, self.timezone, self.strict, self.schemas, self.max_original, self.declared_version
+        )
+
+
 @dataclass(frozen=True)
 class ParsedItem:
     """One item of a request: its story (or why not), its format and its original bytes."""
@@ -44,6 +89,17 @@ class ParsedItem:
     story: Story | None = None
     error: ItemError | None = None
     skipped: str | None = None  # set for parts of a message that are not news items
+    warnings: list[IngestWarning] = field(default_factory=list)
+
+
+def refuse_if_blank(story: Story, where: str, looked: str) -> Story:
+    """An item with nothing a reader could see is refused, never passed on blank.
+
+    A kill is exempt: agencies send it bare, and it must still withdraw the story.
+    """
+    if story.pubstatus != "canceled" and not story.has_words():
+        raise ItemError(where, f"nothing to publish: looked for {looked} and found none")
+    return story
 
 
 def pointer(*parts: str | int) -> str:

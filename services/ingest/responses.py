@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events import ReceivedAs
+from shared.events import IngestWarning, ReceivedAs
+from shared.status import OutletStateName
 
 ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped"]
 
@@ -38,6 +39,9 @@ class ItemResult(BaseModel):
     format: str | None = None
     problem: Problem | None = None
     detail: str | None = None
+    warnings: list[IngestWarning] = Field(
+        default_factory=list, description="Fields dropped or reinterpreted; the story was kept."
+    )
 
 
 class BatchResult(BaseModel):
@@ -48,7 +52,7 @@ class BatchResult(BaseModel):
 class OutletState(BaseModel):
     """The latest state of the story's delivery to one outlet."""
 
-    state: Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]
+    state: OutletStateName
     at: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -92,6 +96,9 @@ class StoryStatus(BaseModel):
     version: int | None = None
     headline: str | None = None
     stage: str | None = None
+    warnings: list[IngestWarning] = Field(
+        default_factory=list, description="What ingest dropped or reinterpreted when it read the story."
+    )
     received_as: str | None = None
     received_at: str | None = None
     enriched_at: str | None = None
@@ -149,3 +156,11 @@ ACCEPTED_EXAMPLE = {
     "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     "format": "ninjs2",
 }
+
+IPTC7901_EXAMPLE = (
+    "\x01dpa0042 4 pol 78 \r\n"
+    "Wahl/Niedersachsen/\r\n"
+    "\x02Wahlbeteiligung in Niedersachsen gestiegen\n"
+    "   Hannover (dpa) - Die Wahlbeteiligung lag am Sonntag bei 61 Prozent.\n"
+    "\x03"
+)

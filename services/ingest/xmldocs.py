@@ -75,6 +75,17 @@ def children(element: Element, name: str) -> Iterator[Element]:
     return (child for child in element if local(child.tag) == name)
 
 
+def descendant(element: Element | None, *names: str) -> Element | None:
+    """First element anywhere below (or at) `element` named one of `names`, any letter case.
+
+    Inline XHTML arrives in upper case from some agencies (`BODY`, `P`).
+    """
+    if element is None:
+        return None
+    wanted = {name.lower() for name in names}
+    return next((e for e in element.iter() if local(e.tag).lower() in wanted), None)
+
+
 def child(element: Element | None, *path: str) -> Element | None:
     """First element down `path` (local names), or None."""
     current = element
@@ -106,8 +117,15 @@ def lang_of(element: Element) -> str | None:
     return element.attrib.get("{http://www.w3.org/XML/1998/namespace}lang")
 
 
+# Metadata blocks inside a body, never text: an XHTML head, dpa's `<header>` block.
+_NOT_TEXT = {"head", "title", "header", "meta", "link"}
+# Agencies wrap bodies in `<TEXT>`; the HTML sanitiser reads `<text>` as SVG's and drops
+# everything inside it, so the wrapper becomes a neutral block.
+_RENAMED = {"text": "div"}
+
+
 def inner_markup(element: Element) -> str:
-    """The element's content as namespace-free HTML-ish markup (fed to the sanitiser)."""
+    """The element's content as namespace-free, lower-case HTML-ish markup (fed to the sanitiser)."""
     parts = [html.escape(element.text or "", quote=False)]
     for node in element:
         parts.append(_markup(node))
@@ -115,11 +133,12 @@ def inner_markup(element: Element) -> str:
 
 
 def _markup(element: Element) -> str:
-    name = local(element.tag)
+    name = local(element.tag).lower()
     tail = html.escape(element.tail or "", quote=False)
-    if not name:
+    if not name or name in _NOT_TEXT:
         return tail
+    name = _RENAMED.get(name, name)
     attributes = "".join(
-        f' {local(key)}="{html.escape(value)}"' for key, value in element.attrib.items() if local(key)
+        f' {local(key).lower()}="{html.escape(value)}"' for key, value in element.attrib.items() if local(key)
     )
     return f"<{name}{attributes}>{inner_markup(element)}</{name}>{tail}"

@@ -12,22 +12,22 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
 from services.publish.atom import AtomStore, feed_xml
+from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import to_ninjs, webhook_body
 from services.publish.publisher import DeliveryFilter, Publisher
-from services.publish.queue import Action
 from shared import status
 from shared.auth import bearer_token, unauthenticated
 from shared.config import Editor
 from shared.events import StoryEnriched
 from shared.problems import Problem
-from shared.streams import decode_entry
+from shared.timeline import EditorActed
 
 SSE_SECONDS = 25.0  # EventSource reconnects (with Last-Event-ID), so shutdowns never wait on it
 
@@ -70,7 +70,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     ) -> dict[str, Any]:
         flt = DeliveryFilter(outlet, status_, story, partner, flag, q, limit)
         found = await publisher.deliveries(flt)
-        return {"deliveries": [d.public() for d in found], "counts": await publisher.counts()}
+        return {
+            "deliveries": [d.public() for d in found],
+            "counts": await publisher.counts(),
+            "statuses": list(STATUSES),
+        }
 
     @router.get("/v1/deliveries/{delivery_id}")
     async def get_delivery(delivery_id: str, _: Editor = signed_in) -> dict[str, Any]:
@@ -80,14 +84,11 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         return {**delivery.public(), "payload": delivery.fields.get("payload", "")}
 
     @router.post("/v1/deliveries/{delivery_id}/{action}")
-    async def act(
-        delivery_id: str, action: Literal["retry", "hold", "release", "cancel"], who: Editor = signed_in
-    ) -> dict[str, Any]:
+    async def act(delivery_id: str, action: Action, who: Editor = signed_in) -> dict[str, Any]:
         delivery = await publisher.find(delivery_id)
         if delivery is None:
             raise _not_found("delivery", delivery_id)
-        chosen: Action = action
-        result, detail = await publisher.act(delivery, chosen)
+        result, detail = await publisher.act(delivery, action)
         if result != "ok":
             raise Problem(409, "delivery-conflict", f"Cannot {action} this delivery", detail)
         after = await publisher.find(delivery_id)
@@ -98,7 +99,9 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         results = await publisher.kill(story_id, who.id)
         if results is None:
             raise _not_found("story", story_id)
-        await status.record(redis, keys, story_id, "editor:kill", {"editor": who.id}, service="publish")
+        await status.record(
+            redis, keys, story_id, EditorActed(action="kill", editor=who.id), service="publish"
+        )
         return {"story_id": story_id, "outlets": results}
 
     @router.post("/v1/outlets/{name}/backfill")
@@ -109,25 +112,8 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
         until = window.until or datetime.now(UTC)
         if until < window.since:
             raise Problem(422, "invalid-request", "Invalid time range", "`until` is before `since`.")
-        start, end = int(window.since.timestamp() * 1000), int(until.timestamp() * 1000)
-        scanned, results = 0, {"created": 0, "exists": 0, "skipped": 0}
-        cursor = f"{start}-0"
-        while True:
-            entries = await redis.xrange(keys.enriched, min=cursor, max=f"{end}-{2**64 - 1}", count=200)
-            for _entry_id, fields in entries:
-                scanned += 1
-                try:
-                    enriched = StoryEnriched.model_validate_json(decode_entry(fields))
-                except ValueError:
-                    continue
-                outcome = (await publisher.accept(enriched, [outlet]))[name]
-                results[outcome.split(":")[0] if outcome.split(":")[0] in results else "skipped"] += 1
-            if len(entries) < 200:
-                break
-            last = entries[-1][0].decode()
-            ms, _, seq = last.partition("-")
-            cursor = f"{ms}-{int(seq) + 1}"
-        return {"outlet": name, "since": window.since, "until": until, "scanned": scanned, **results}
+        report = await publisher.backfill(outlet, window.since, until)
+        return {"outlet": name, "since": window.since, "until": until, **report}
 
     @router.post("/v1/outlets/{name}/enable")
     async def enable(name: str, who: Editor = signed_in) -> dict[str, Any]:

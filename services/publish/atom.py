@@ -63,6 +63,15 @@ def feed_xml(outlet: str, self_url: str, entries: list[dict[str, Any]], now: dat
         SubElement(item, "category", term=xml_text(str(entry.get("type", ""))))
         if entry.get("summary"):
             _child(item, "summary", str(entry["summary"]))
+        for enclosure in entry.get("enclosures") or []:
+            href = safe_url(enclosure.get("href"))
+            if href is not None:  # RFC 4287 §4.2.7.2: a media file of the entry
+                attributes = {"rel": "enclosure", "href": xml_text(href)}
+                if enclosure.get("type"):
+                    attributes["type"] = xml_text(str(enclosure["type"]))
+                if enclosure.get("length"):
+                    attributes["length"] = str(int(enclosure["length"]))
+                SubElement(item, "link", attributes)
         _child(item, "content", str(entry.get("html", "")), type="html")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + tostring(feed, encoding="unicode") + "\n"
 

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from shared.config import Outlet, OutletWording
 from shared.events import RelatedLink, StoryEnriched
-from shared.story import EntityTag, Story
+from shared.story import MEDIA_TYPES, Association, EntityTag, Story
+from shared.story import Rendition as MediaRendition
 from shared.untrusted import link_html, safe_url
 
 Format = Literal["ninjs", "html", "text"]
@@ -79,7 +80,11 @@ def to_ninjs(enriched: StoryEnriched) -> dict[str, Any]:
     if story.body_html:
         item["bodies"] = [{"role": "main", "contenttype": "text/html", "value": story.body_html}]
     if story.description:
-        item["descriptions"] = [{"role": "summary", "contenttype": "text/plain", "value": story.description}]
+        role = "caption" if story.is_media else "summary"
+        item["descriptions"] = [{"role": role, "contenttype": "text/plain", "value": story.description}]
+    renditions = [_rendition(r) for r in story.renditions if r.href]
+    if renditions:
+        item["renditions"] = renditions
     if story.genres:
         item["genres"] = [{"name": genre} for genre in story.genres]
     for field in ("people", "organisations", "places", "events"):
@@ -104,9 +109,34 @@ def to_ninjs(enriched: StoryEnriched) -> dict[str, Any]:
             if picture.credit:
                 pic["by"] = picture.credit
             associations.append(pic)
+    for member in story.associations:
+        entry: dict[str, Any] = {"name": member.name, "uri": member.uri}
+        if member.type:
+            entry["type"] = member.type
+        if member.headline:
+            entry["headlines"] = [{"value": member.headline}]
+        if member.description:
+            role = "caption" if member.type in MEDIA_TYPES else "summary"
+            entry["descriptions"] = [{"role": role, "value": member.description}]
+        associations.append(entry)
     if associations:
         item["associations"] = associations
     return item
+
+
+def _rendition(rendition: MediaRendition) -> dict[str, Any]:
+    """ninjs 2.2 rendition: name, href, contenttype, width, height, duration, sizeinbytes."""
+    out: dict[str, Any] = {"name": rendition.name or "main", "href": rendition.href}
+    for field, value in (
+        ("contenttype", rendition.mediatype),
+        ("width", rendition.width),
+        ("height", rendition.height),
+        ("duration", rendition.duration),
+        ("sizeinbytes", rendition.size),
+    ):
+        if value is not None:
+            out[field] = value
+    return out
 
 
 # --- HTML and plain text ----------------------------------------------------------
@@ -190,6 +220,10 @@ def byline_text(story: Story, wording: OutletWording) -> str:
 
 
 def caption_text(story: Story) -> str:
+    """The photo line: a media item's own caption and credit, else its first picture's."""
+    if story.is_media and (story.description or story.credit):
+        parts = [story.description, f"Photo: {story.credit}" if story.credit else ""]
+        return " ".join(p for p in parts if p)
     for picture in story.pictures:
         if picture.caption or picture.credit:
             parts = [picture.caption or "", f"Photo: {picture.credit}" if picture.credit else ""]
@@ -219,10 +253,16 @@ def to_html(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None) -
         parts.append('<p class="meta">' + " · ".join(m for m in meta if m) + "</p>")
     picture = next((p for p in story.pictures if p.uri or p.caption), None)
     caption = caption_text(story)
-    if picture is not None:
+    shown = story.best_rendition() if story.is_media else None
+    if shown is not None or (story.is_media and caption):
+        src = safe_url(shown.href if shown else None)
+        img = f'<img src="{esc(src)}" alt="{esc(story.headline)}">' if src else ""
+        parts.append(f"<figure>{img}<figcaption>{esc(caption)}</figcaption></figure>")
+    elif picture is not None:
         src = safe_url(picture.uri)
         img = f'<img src="{esc(src)}" alt="">' if src else ""
         parts.append(f"<figure>{img}<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.extend(_member_html(member) for member in story.associations)
     blocks = _html_blocks(story.body_html)
     links = enriched.enrichment.related
     slots = related_slots(len(blocks), len(links))
@@ -235,6 +275,16 @@ def to_html(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None) -
     if outlet.wording.footer:
         parts.append(f'<footer><p class="outlet-footer">{esc(outlet.wording.footer)}</p></footer>')
     return _document(story, "\n".join(parts))
+
+
+def _member_html(member: Association) -> str:
+    """A package member: a picture as a figure with its caption, anything else as a link."""
+    label = member.headline or member.uri
+    if member.type in MEDIA_TYPES:
+        caption = html.escape(member.description or member.headline or "")
+        figcaption = f"<figcaption>{link_html(member.uri, label)} {caption}</figcaption>"
+        return f'<figure class="member">{figcaption}</figure>'
+    return f'<p class="member">{link_html(member.uri, label)}</p>'
 
 
 def _related_html(link: RelatedLink) -> str:
@@ -267,6 +317,7 @@ def to_text(enriched: StoryEnriched, outlet: Outlet, age_sentence: str | None) -
     meta = " · ".join(p for p in (byline_text(story, outlet.wording), (story.located or "").upper()) if p)
     if meta:
         parts.append(meta)
+    parts.extend(f"{m.headline or m.uri}: {m.uri}" for m in story.associations)
     paragraphs = body_paragraphs(story.body_html)
     links = enriched.enrichment.related
     slots = related_slots(len(paragraphs), len(links))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import Rendition, event_type, render
-from services.publish.queue import STATUSES, Action, Delivery, OutletQueue
+from services.publish.gate import Gate, OutletHas, StoryState, decide, is_kill, is_withheld, outlet_has
+from services.publish.queue import Delivery, OutletQueue
 from services.publish.routing import route
 from shared import status
 from shared.age import editor_flags, story_age_label
@@ -26,7 +28,8 @@ from shared.connections import RedisClient
 from shared.events import DeliveryDone, DeliveryFailed, KillRequested, StoryEnriched
 from shared.logging import get_logger
 from shared.settings import Settings
-from shared.streams import encode_event
+from shared.streams import decode_entry, encode_event
+from shared.timeline import EditorActed, Queued, Route, Routed
 
 log = get_logger(__name__)
 CHANGES_KEPT = 10_000
@@ -101,63 +104,96 @@ class Publisher:
         """Route a story version to the outlets and queue it; returns each outlet's result."""
         now = datetime.now(UTC)
         story = enriched.story
-        await self.redis.hset(
-            self.keys.story_versions(enriched.story_id),
-            f"{story.version}:{enriched.received_as}",
-            enriched.model_dump_json(),
-        )
+        state = await self.remember_version(enriched)
         chosen = outlets if outlets is not None else self.config.outlets
         decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
-        routing = [{"outlet": o.name, "decision": d.verdict, "reason": d.reason} for o, d in decisions]
+        routing = [Route(outlet=o.name, decision=d.verdict, reason=d.reason) for o, d in decisions]
         await status.record(
             self.redis,
             self.keys,
             enriched.story_id,
-            "routed",
-            {"stage": "routed", "version": story.version, "routing": routing},
+            Routed(version=story.version, routing=routing),
             service="publish",
         )
         results: dict[str, str] = {}
-        queued: dict[str, str] = {}
-        waiting: list[tuple[Outlet, str]] = []
-        for outlet, decision in decisions:
-            if story.pubstatus == "withheld":
-                waiting.append((outlet, "withheld"))
-            elif decision.enqueue:
-                waiting.append((outlet, event_type(enriched).removeprefix("story.")))
-            else:
-                results[outlet.name] = "skipped: " + decision.reason
+        # A withhold reaches every queue: it cancels an older version waiting there.
+        waiting = [o for o, d in decisions if d.enqueue or is_withheld(enriched)]
+        results.update({o.name: "skipped: " + d.reason for o, d in decisions if o not in waiting})
         # Each outlet's queue is its own hash tag: queue them all at once.
-        answers = await asyncio.gather(*(self._enqueue(o, enriched, kind, now) for o, kind in waiting))
-        for (outlet, _kind), (result, detail) in zip(waiting, answers, strict=True):
-            outcome = result if result == "created" else f"{result}: {detail}"
-            results[outlet.name] = queued[outlet.name] = outcome
-        log.info("story routed", version=story.version, routing=routing, queued=queued)
+        answers = await asyncio.gather(*(self.queue_copy(o, enriched, state, now) for o in waiting))
+        queued = {outlet.name: answer for outlet, answer in zip(waiting, answers, strict=True)}
+        results.update(queued)
+        log.info(
+            "story routed", version=story.version, routing=[r.model_dump() for r in routing], queued=queued
+        )
         if queued:
-            await status.record(
-                self.redis,
-                self.keys,
-                enriched.story_id,
-                "queued",
-                {"stage": "queued", "version": story.version, "queued": queued},
-                service="publish",
-            )
+            entry = Queued(version=story.version, queued=queued)
+            await status.record(self.redis, self.keys, enriched.story_id, entry, service="publish")
         return results
 
+    async def queue_copy(
+        self, outlet: Outlet, enriched: StoryEnriched, state: StoryState | None, now: datetime
+    ) -> str:
+        """Queue one copy for one outlet as the gate allows: 'created', or why not."""
+        kind = "withheld" if is_withheld(enriched) else event_type(enriched).removeprefix("story.")
+        held_until: datetime | None = None
+        if kind not in ("killed", "withheld"):
+            # Kills and withholds always reach the queue: they cancel what waits there. What
+            # the outlet has is the queue's to judge here, atomically (its script refuses a
+            # version older than one waiting, in flight or delivered); the sender's gate
+            # judges it again with the outlet's markers before anything leaves.
+            gate = decide(enriched, state, outlet, OutletHas(), now)
+            if gate.verdict == "never" and gate.refusal != "SUPERSEDED":
+                known = await self.queues[outlet.name].get(delivery_id(outlet.name, enriched))
+                return f"exists: {known.status}" if known else "skipped: " + gate.reason
+            held_until = gate.until
+        result, detail = await self._enqueue(outlet, enriched, kind, now, held_until)
+        return result if result == "created" else f"{result}: {detail}"
+
+    async def remember_version(self, enriched: StoryEnriched) -> StoryState | None:
+        """Add this version to the story's versions; returns the story's state with it."""
+        key = self.keys.story_versions(enriched.story_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", enriched.model_dump_json())
+            pipe.hvals(key)
+            _, raw = await pipe.execute()
+        return StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw)
+
+    # --- the gate -----------------------------------------------------------------------
+    async def story_state(self, story_id: str) -> StoryState | None:
+        raw = await self.redis.hvals(self.keys.story_versions(story_id))
+        return StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw)
+
+    async def gate(
+        self,
+        copy: StoryEnriched,
+        outlet: Outlet,
+        *,
+        delivery_id: str | None = None,
+        state: StoryState | None = None,
+        now: datetime | None = None,
+    ) -> Gate:
+        """The gate's answer for this copy and outlet, from the story and the outlet as they are now."""
+        markers_read = self.queues[outlet.name].story_markers(copy.story_id)
+        if state is None:
+            state, markers = await asyncio.gather(self.story_state(copy.story_id), markers_read)
+        else:
+            markers = await markers_read
+        return decide(copy, state, outlet, outlet_has(markers, delivery_id), now or datetime.now(UTC))
+
     async def _enqueue(
-        self, outlet: Outlet, enriched: StoryEnriched, kind: str, now: datetime
+        self, outlet: Outlet, enriched: StoryEnriched, kind: str, now: datetime, held_until: datetime | None
     ) -> tuple[str, str]:
         story, queue = enriched.story, self.queues[outlet.name]
         age_label, flags = self.label_and_flags(enriched, outlet, now)
         did = delivery_id(outlet.name, enriched)
-        embargo = story.embargoed if story.embargoed and story.embargoed > now else None
         urgent = kind == "killed" or (story.urgency is not None and story.urgency <= 2)
         result, detail, row = await queue.enqueue(
             delivery_id=did,
             story_id=enriched.story_id,
             version=story.version,
             kind=kind,
-            held_until_ms=int(embargo.timestamp() * 1000) if embargo else None,
+            held_until_ms=int(held_until.timestamp() * 1000) if held_until else None,
             fields={
                 "outlet": outlet.name,
                 "partner": story.partner,
@@ -177,6 +213,63 @@ class Publisher:
             self.wake(outlet.name)
         return result, detail
 
+    async def backfill(self, outlet: Outlet, since: datetime, until: datetime) -> dict[str, Any]:
+        """Queue for one outlet each story of a stretch of the enriched stream, as it stands now.
+
+        Only the story's current state goes: its latest usable version, nothing of a
+        killed story, nothing withheld; embargoed stories wait for their time. The
+        report says per story what was queued and what was skipped, and why.
+        """
+        now = datetime.now(UTC)
+        scanned, seen = 0, dict[str, list[StoryEnriched]]()
+        async for fields in self._enriched_between(since, until):
+            scanned += 1
+            try:
+                enriched = StoryEnriched.model_validate_json(decode_entry(fields))
+            except ValueError:
+                continue
+            seen.setdefault(enriched.story_id, []).append(enriched)
+        counts = {"created": 0, "exists": 0, "skipped": 0}
+        stories: list[dict[str, Any]] = []
+        for story_id, in_window in seen.items():
+            raw = await self.redis.hvals(self.keys.story_versions(story_id))
+            versions = in_window + [StoryEnriched.model_validate_json(v) for v in raw]
+            state = StoryState.fold(versions)
+            copies = [v for v in versions if not is_kill(v) and not is_withheld(v)]
+            newest = max(copies, key=lambda v: v.story.version) if copies else None
+            if state is not None and state.killed:
+                answer = "skipped: story was killed"
+            elif newest is None or (state is not None and state.withheld):
+                answer = "skipped: story withheld"
+            else:
+                answer = await self.queue_copy(outlet, newest, state, now)
+            result = answer.split(":")[0]
+            counts[result if result in counts else "skipped"] += 1
+            stories.append(
+                {
+                    "story_id": story_id,
+                    "version": newest.story.version if newest else in_window[-1].story.version,
+                    "result": result,
+                    "reason": answer.partition(": ")[2] or None,
+                }
+            )
+        log.info("backfilled", outlet=outlet.name, scanned=scanned, **counts)
+        return {"scanned": scanned, **counts, "stories": stories}
+
+    async def _enriched_between(self, since: datetime, until: datetime) -> AsyncIterator[dict[bytes, bytes]]:
+        start, end = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+        cursor = f"{start}-0"
+        while True:
+            entries = await self.redis.xrange(
+                self.keys.enriched, min=cursor, max=f"{end}-{2**64 - 1}", count=200
+            )
+            for _entry_id, fields in entries:
+                yield fields
+            if len(entries) < 200:
+                return
+            ms, _, seq = entries[-1][0].decode().partition("-")
+            cursor = f"{ms}-{int(seq) + 1}"
+
     # --- editors ------------------------------------------------------------------------
     async def find(self, did: str) -> Delivery | None:
         for name, queue in self.queues.items():
@@ -187,7 +280,16 @@ class Publisher:
         return None
 
     async def act(self, delivery: Delivery, action: Action) -> tuple[str, str]:
-        result, detail = await self.queues[delivery.outlet].act(delivery.id, action)
+        not_before: datetime | None = None
+        outlet = self.config.outlet(delivery.outlet)
+        if action in ("retry", "release") and outlet is not None:
+            # Whatever an editor clicks, the copy leaves only when the gate lets it.
+            copy = StoryEnriched.model_validate_json(delivery.fields["event"])
+            gate = await self.gate(copy, outlet, delivery_id=delivery.id)
+            if gate.verdict == "never":
+                return "conflict", gate.reason
+            not_before = gate.until
+        result, detail = await self.queues[delivery.outlet].act(delivery, action, not_before)
         if result == "ok":
             await self.announce(delivery.outlet, delivery.id)
             self.wake(delivery.outlet)
@@ -195,18 +297,17 @@ class Publisher:
                 self.redis,
                 self.keys,
                 delivery.story_id,
-                f"editor:{action}",
-                {"outlet": delivery.outlet, "delivery_id": delivery.id, "result": detail},
+                EditorActed(action=action, outlet=delivery.outlet, delivery_id=delivery.id, result=detail),
                 service="publish",
             )
         return result, detail
 
     async def latest_version(self, story_id: str) -> StoryEnriched | None:
-        raw = await self.redis.hgetall(self.keys.story_versions(story_id))
+        raw = await self.redis.hvals(self.keys.story_versions(story_id))
         if not raw:
             return None
-        versions = [StoryEnriched.model_validate_json(v) for v in raw.values()]
-        return max(versions, key=lambda e: (e.story.version, e.received_as == "kill"))
+        versions = [StoryEnriched.model_validate_json(v) for v in raw]
+        return max(versions, key=lambda e: (e.story.version, is_kill(e)))
 
     async def kill(self, story_id: str, editor: str | None = None) -> dict[str, str] | None:
         """Kill a story everywhere: a kill notice to every outlet that received any version."""

@@ -47,8 +47,8 @@ def judge(
     attempts_made: int,
     schedule: Sequence[float],
     *,
-    jitter: float = 0.2,
-    retry_after_max: float = 86400.0,
+    jitter: float,
+    retry_after_max: float,
     rand: Callable[[], float] = random.random,
 ) -> Verdict:
     """Decide after attempt number `attempts_made` (1-based) of this round."""

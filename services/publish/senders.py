@@ -26,9 +26,9 @@ from shared.events import StoryEnriched
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS, DELIVERIES, END_TO_END_SECONDS, OUTLET_DISABLED, RETRIES
 from shared.streams import dead_letter
+from shared.timeline import DeliveryAttempted
 
 log = get_logger(__name__)
-HOUSEKEEPING_SECONDS = 60.0
 
 
 class OutletSender:
@@ -42,6 +42,7 @@ class OutletSender:
         timeout = outlet.timeout_seconds or settings.outlet_timeout_seconds
         self.lease_ms = int((timeout + settings.delivery_lease_seconds) * 1000)
         self.poll = settings.publish_poll_ms / 1000
+        self.housekeeping_seconds = settings.housekeeping_seconds
         self.token_prefix = f"{settings.consumer_name}-{uuid.uuid4().hex[:6]}"
         self.slots = asyncio.Semaphore(self.concurrency)
         self.woken = asyncio.Event()
@@ -59,7 +60,7 @@ class OutletSender:
                     last_recovery = time.monotonic()
                     for line in await self.queue.recover():
                         log.warning("lost mid-send; queued again", outlet=self.outlet.name, result=line)
-                if time.monotonic() - last_housekeeping > HOUSEKEEPING_SECONDS:
+                if time.monotonic() - last_housekeeping > self.housekeeping_seconds:
                     last_housekeeping = time.monotonic()
                     await self.queue.forget_finished()
                 await self._claim_and_send()
@@ -108,11 +109,20 @@ class OutletSender:
             delivery_id=delivery.id,
         )
         now = datetime.now(UTC)
-        story = enriched.story
-        if enriched.received_as != "kill" and story.expires is not None and story.expires <= now:
-            expired = f"expired at {story.expires.isoformat()}"
-            result, row = await self.queue.finish(delivery, outcome="canceled", error=expired)
+        # The last moment before the bytes leave: whatever path brought it here, the gate decides.
+        gate = await self.publisher.gate(enriched, self.outlet, delivery_id=delivery.id, now=now)
+        if gate.verdict == "never":
+            result, row = await self.queue.finish(
+                delivery, outcome="canceled", error=gate.reason, refusal=gate.refusal or ""
+            )
+            log.info("gate refused", reason=gate.reason, result=result)
             await self._after(row, result, enriched, final=True)
+            return
+        if gate.verdict == "wait" and gate.until is not None:
+            until_ms = int(gate.until.timestamp() * 1000)
+            result, row = await self.queue.finish(delivery, outcome="wait", error="", next_ms=until_ms)
+            log.info("gate holds it", reason=gate.reason, result=result)
+            await self._after(row, result, enriched, final=False)
             return
         schedule = settings.retry_schedule_seconds
         started = time.perf_counter()
@@ -191,17 +201,17 @@ class OutletSender:
                 publisher.redis,
                 publisher.keys,
                 enriched.story_id,
-                f"delivery:{self.outlet.name}",
-                {
-                    "stage": f"delivery {result}",
-                    "outlet": self.outlet.name,
-                    "delivery_id": current.id,
-                    "version": enriched.story.version,
-                    "attempt": current.attempts,
-                    "result": result,
-                    "status_code": current.fields.get("status_code") or None,
-                    "error": current.fields.get("last_error") or None,
-                },
+                DeliveryAttempted.model_validate(
+                    {
+                        "outlet": self.outlet.name,
+                        "delivery_id": current.id,
+                        "version": enriched.story.version,
+                        "attempt": current.attempts,
+                        "result": result,
+                        "status_code": current.fields.get("status_code") or None,
+                        "error": current.fields.get("last_error") or None,
+                    }
+                ),
                 service="publish",
             ),
         ]

@@ -170,6 +170,11 @@ class AtomTransport:
             "updated": now.isoformat(),
             "published": (enriched.story.first_published() or now).isoformat(),
             "author": enriched.story.byline or enriched.story.partner,
+            "enclosures": [
+                {"href": r.href, "type": r.mediatype or "", "length": r.size or 0}
+                for r in enriched.story.renditions
+                if r.href
+            ],
         }
         body = json.dumps(entry, ensure_ascii=False).encode()
         await self.store.put(self.outlet.name, enriched.story_id, body, now)

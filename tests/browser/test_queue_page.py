@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -99,6 +101,7 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
         "<p>Azerbaijan's defence ministry said military actions on the contact line were halted. "
         "Russia, France and the United States, who mediate as the Minsk Group, will send envoys.</p>",
     )
+    item["expires"] = "2099-01-01 00:00:00"  # no UTC offset: kept, with a warning on the timeline
     posted = time.monotonic()
     story_id = stack.post(item)
     expect(page.locator(f'#deliveries tbody tr[data-story="{story_id}"]').first).to_be_visible(timeout=15_000)
@@ -140,6 +143,9 @@ def test_a_posted_story_appears_live_and_its_detail_shows_every_outlet(page: Pag
         expect(timeline).to_contain_text(event)
     for service in ("ingest", "enrich", "publish"):
         expect(timeline.locator(f".svc-{service}").first).to_be_visible()
+    expect(timeline).to_contain_text(
+        'warnings: /expires "2099-01-01 00:00:00": no UTC offset; read as UTC time'
+    )
     shoot(page, "story-detail")
 
     page.get_by_role("link", name="Back to the queue").click()
@@ -215,7 +221,7 @@ def test_hold_then_release_a_waiting_delivery(page: Page, stack: Stack) -> None:
     waiting.get_by_role("button", name="Hold").click()
     confirm(page, "Hold this delivery?")
     expect(waiting).to_have_attribute("data-status", "held", timeout=10_000)
-    expect(waiting).to_contain_text("held: editor")
+    expect(waiting).to_contain_text("held by an editor")
     expect(waiting.get_by_role("button", name="Release")).to_be_visible()
     expect(page.locator('#status-counts [data-status="held"] strong')).not_to_have_text("0")
     shoot(page, "queue-held")
@@ -378,7 +384,10 @@ def test_phone_layout_and_keyboard_only_use(browser: Browser, stack: Stack) -> N
         page.keyboard.type(EDITOR_TOKEN)
         page.keyboard.press("Enter")
         expect(page.locator("#live")).to_have_text("live", timeout=10_000)
-        expect(page.locator("#deliveries tbody tr").first).to_be_visible()
+        story_id = stack.post(ninjs("Floods close schools across the valley", located="Valencia"))
+        expect(page.locator(f'#deliveries tbody tr[data-story="{story_id}"]').first).to_be_visible(
+            timeout=15_000
+        )
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width}px)"
         shoot(page, "phone-queue", full_page=False)
@@ -428,7 +437,37 @@ def test_laptop_overview_screenshot(browser: Browser, stack: Stack) -> None:
         context.close()
 
 
+def deliveries_of(stack: Stack, story_id: str, until: Callable[[list[dict[str, Any]]], bool]) -> None:
+    """Wait (through the editors' API) until the story's deliveries satisfy `until`."""
+    token = {"authorization": f"Bearer {EDITOR_TOKEN}"}
+    deadline = time.monotonic() + DELIVERED_TIMEOUT_MS / 1000
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        answer = httpx.get(
+            f"{stack.url}/v1/deliveries", params={"story": story_id}, headers=token, timeout=10
+        )
+        found = answer.json()["deliveries"]
+        if until(found):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"deliveries of {story_id} never got there: {found}")
+
+
 def test_terminal_view_shows_the_same_queue(stack: Stack) -> None:
+    # Its own stories, so the test needs neither Chromium nor the tests that drive it.
+    published = stack.post(ninjs("Minister resigns over leaked budget documents", located="London"))
+    killed = stack.post(ninjs("Port strike ends after two weeks", located="Rotterdam"))
+    for story_id in (published, killed):
+        deliveries_of(stack, story_id, lambda found: sum(d["status"] == "delivered" for d in found) == 2)
+    token = {"authorization": f"Bearer {EDITOR_TOKEN}"}
+    assert httpx.post(f"{stack.url}/v1/stories/{killed}/kill", headers=token, timeout=10).status_code == 200
+    deliveries_of(
+        stack,
+        killed,
+        lambda found: (
+            sum(d["status"] == "delivered" and d["event_type"] == "story.killed" for d in found) == 2
+        ),
+    )
     env = {**os.environ, "NEWSROOM_EDITOR_TOKEN": EDITOR_TOKEN, "COLUMNS": "200"}
     shown = subprocess.run(
         [sys.executable, "-m", "services.cli", "queue", "--url", stack.url, "--once", "--limit", "100"],

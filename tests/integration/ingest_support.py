@@ -20,6 +20,7 @@ from shared.streams import decode_entry
 from tests.conftest import SHARED_DATA
 
 KEY_A1, KEY_A2, KEY_B = "key-alpha-one", "key-alpha-two", "key-bravo"
+KEY_STRICT = "key-charlie"  # a partner with strict schemas and New Zealand local times
 EDITOR_TOKEN = "editor-token"
 SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SCHEMA_DIR = SHARED_DATA / "iptc" / "ninjs" / "specification"
@@ -38,6 +39,12 @@ rate_burst = {rate_burst}
 id = "bravo"
 keys_sha256 = ["{sha256_hex(KEY_B)}"]
 webhook_secrets = ["{SIGNING_SECRET}"]
+
+[[partners]]
+id = "charlie"
+keys_sha256 = ["{sha256_hex(KEY_STRICT)}"]
+strict = true
+timezone = "Pacific/Auckland"
 
 [[editors]]
 id = "desk"

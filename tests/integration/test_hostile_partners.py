@@ -34,12 +34,6 @@ DEEP = "<contentSet><inlineXML>" + "<div>" * 5000 + "x" + "</div>" * 5000 + "</i
 HOSTILE = {
     "xml nested 5,000 deep": ("application/xml", _g2(DEEP), 400, "/newsItem"),
     "xml version in Unicode digits": ("application/xml", _g2(version="²"), 422, "/newsItem/@version"),
-    "xml urgency in Unicode digits": (
-        "application/xml",
-        _g2("<contentMeta><urgency>²</urgency></contentMeta>"),
-        422,
-        "/newsItem/contentMeta/urgency",
-    ),
     "json integer of 5,000 digits": (
         "application/json",
         _ninjs_text("urn:j:1", '"x": ' + "9" * 5000),
@@ -93,6 +87,21 @@ async def test_hostile_payloads_are_problems_naming_the_field(
     assert problem["pointer"] == where
     assert problem["status"] in (400, 422)
     assert await received(redis, settings.keys.received_lane("alpha")) == []
+
+
+async def test_an_urgency_in_unicode_digits_is_dropped_with_a_warning(
+    settings: Settings, redis: RedisClient
+) -> None:
+    # Urgency is optional: the story is kept without it (issue 15's acceptance policy).
+    body = _g2("<contentMeta><headline>H</headline><urgency>²</urgency></contentMeta>")
+    async with ingest_client(settings.model_copy(update={"ninjs_schema_dir": None})) as client:
+        response = await client.post(
+            "/v1/stories", content=body, headers={**bearer(KEY_A1), "content-type": "application/xml"}
+        )
+    assert response.status_code == 202, response.text
+    assert response.json()["warnings"][0]["field"] == "/newsItem/contentMeta/urgency"
+    [event] = await received(redis, settings.keys.received_lane("alpha"))
+    assert event.story.urgency is None
 
 
 async def _post(client: httpx.AsyncClient, version: int) -> httpx.Response:

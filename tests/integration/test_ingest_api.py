@@ -16,6 +16,7 @@ from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import make_story_id
 from shared.streams import Streams, ensure_groups
+from shared.timeline import DeliveryAttempted, Enriched, Route, Routed
 from shared.webhooks import signature_headers
 from tests.conftest import shared_data
 from tests.helpers.ports import free_port
@@ -24,6 +25,7 @@ from tests.integration.ingest_support import (
     KEY_A1,
     KEY_A2,
     KEY_B,
+    KEY_STRICT,
     SIGNING_SECRET,
     bearer,
     ingest_client,
@@ -208,7 +210,7 @@ async def test_size_type_syntax_and_schema_errors_are_precise_problems(
     async with ingest_client(ingest_settings(settings)) as client:
         too_large = await client.post("/v1/stories", content=huge, headers={**bearer(KEY_A1), **JSON})
         wrong_type = await client.post(
-            "/v1/stories", content=b"hello", headers={**bearer(KEY_A1), "Content-Type": "text/plain"}
+            "/v1/stories", content=b"hello", headers={**bearer(KEY_A1), "Content-Type": "application/pdf"}
         )
         bad_json = await client.post("/v1/stories", content=b'{"uri": ', headers={**bearer(KEY_A1), **JSON})
         bad_utf8 = await client.post(
@@ -221,7 +223,7 @@ async def test_size_type_syntax_and_schema_errors_are_precise_problems(
             headers={**bearer(KEY_A1), "Content-Type": "application/xml"},
         )
     _is_problem(too_large, 413)
-    assert "text/plain" in str(_is_problem(wrong_type, 415)["detail"])
+    assert "application/pdf" in str(_is_problem(wrong_type, 415)["detail"])
     assert _is_problem(bad_json, 400)["pointer"] == "line 1, column 9"
     assert _is_problem(bad_utf8, 400)["pointer"] == "byte 12"
     problem = _is_problem(last_tuesday, 422)
@@ -231,13 +233,38 @@ async def test_size_type_syntax_and_schema_errors_are_precise_problems(
     assert await received(redis, settings.keys.received_lane("alpha")) == []
 
 
-async def test_schema_violations_are_refused_naming_the_field(settings: Settings, redis: RedisClient) -> None:
+async def test_schema_violations_are_refused_for_a_strict_partner_and_warned_for_others(
+    settings: Settings, redis: RedisClient
+) -> None:
     # IPTC's schemas are read from ../shared (never copied into the repository).
     schema_dir = shared_data("iptc/ninjs/specification")
     async with ingest_client(settings.model_copy(update={"ninjs_schema_dir": schema_dir})) as client:
-        schema = await _post(client, ninjs("urn:schema", unknown_field=1))
-    assert _is_problem(schema, 422)["pointer"] == "/unknown_field"
-    assert await received(redis, settings.keys.received_lane("alpha")) == []
+        strict = await _post(client, ninjs("urn:schema", unknown_field=1), key=KEY_STRICT)
+        lint = await _post(client, ninjs("urn:schema", unknown_field=1))
+    assert _is_problem(strict, 422)["pointer"] == "/unknown_field"
+    assert lint.status_code == 202, lint.text
+    warning = lint.json()["warnings"][0]
+    assert warning["field"] == "/unknown_field"
+    assert "IPTC schema" in warning["action"]
+    assert "unknown_field" in warning["action"]
+    [event] = await received(redis, settings.keys.received_lane("alpha"))
+    assert event.story.partner == "alpha"
+    assert [w.field for w in event.warnings] == ["/unknown_field"]
+
+
+async def test_naive_times_are_read_in_the_partners_timezone_and_the_warning_is_on_the_timeline(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async with ingest_client(ingest_settings(settings)) as client:
+        sent = await _post(client, ninjs("urn:nz", versioncreated="2016-01-12 12:35:40"), key=KEY_STRICT)
+        assert sent.status_code == 202, sent.text
+        status = await client.get(f"/v1/stories/{sent.json()['id']}", headers=bearer(KEY_STRICT))
+    [event] = await received(redis, settings.keys.received_lane("charlie"))
+    assert event.story.versioncreated == datetime(2016, 1, 11, 23, 35, 40, tzinfo=UTC)
+    assert sent.json()["warnings"][0]["action"] == "no UTC offset; read as Pacific/Auckland time"
+    body = status.json()
+    assert body["warnings"][0]["field"] == "/versioncreated"
+    assert body["timeline"][0]["warnings"][0]["value"] == "2016-01-12 12:35:40"
 
 
 async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisClient) -> None:
@@ -247,7 +274,10 @@ async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisC
     )
     message = (
         '<newsMessage xmlns="http://iptc.org/std/nar/2006-10-01/"><itemSet>'
-        '<packageItem guid="p"/>'
+        '<conceptItem guid="c"/>'
+        '<packageItem guid="urn:p:1" version="1"><groupSet root="G1"><group id="G1">'
+        '<itemRef residref="urn:m:1"><itemClass qcode="ninat:text"/><title>One</title></itemRef>'
+        "</group></groupSet></packageItem>"
         '<newsItem guid="urn:m:1" version="1"><contentMeta><headline>One</headline></contentMeta></newsItem>'
         '<newsItem guid="urn:m:2" version="1"><itemMeta><pubStatus qcode="stat:canceled"/></itemMeta>'
         "</newsItem></itemSet></newsMessage>"
@@ -276,12 +306,13 @@ async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisC
     assert [(r["status"], r.get("received_as")) for r in results] == [
         ("skipped", None),
         ("accepted", "new"),
+        ("accepted", "new"),
         ("accepted", "kill"),
     ]
-    assert [e.story.uri for e in await received(redis, settings.keys.received_lane("alpha"))] == [
-        "urn:b:1",
-        "urn:m:1",
-    ]
+    stories = [e.story for e in await received(redis, settings.keys.received_lane("alpha"))]
+    assert [s.uri for s in stories] == ["urn:b:1", "urn:p:1", "urn:m:1"]
+    assert stories[1].type == "composite"
+    assert [(a.uri, a.type, a.headline) for a in stories[1].associations] == [("urn:m:1", "text", "One")]
 
 
 async def test_rate_limit_answers_429_with_retry_after(settings: Settings, redis: RedisClient) -> None:
@@ -343,21 +374,21 @@ async def test_status_shows_each_stage_with_timestamps(settings: Settings, redis
     async with ingest_client(ingest_settings(settings)) as client:
         story_id = (await _post(client, ninjs("urn:s:1"))).json()["id"]
         before = time.time()
-        await status.record(
-            redis, settings.keys, story_id, "enriched", {"stage": "enriched"}, service="enrich"
-        )
+        await status.record(redis, settings.keys, story_id, Enriched(), service="enrich")
         routing = [
-            {"outlet": "site", "decision": "send", "result": "created", "reason": "matches"},
-            {"outlet": "app", "decision": "send", "result": "created", "reason": "matches"},
-            {"outlet": "print", "decision": "skip", "reason": "language"},
+            Route(outlet="site", decision="deliver", reason="matches"),
+            Route(outlet="app", decision="deliver", reason="matches"),
+            Route(outlet="print", decision="skip", reason="language"),
         ]
-        await status.record(redis, settings.keys, story_id, "routed", {"routing": routing}, service="publish")
-        delivered = {"outlet": "site", "result": "delivered", "status_code": 200}
-        await status.record(redis, settings.keys, story_id, "delivery:site", delivered, service="publish")
+        await status.record(redis, settings.keys, story_id, Routed(routing=routing), service="publish")
+        delivered = DeliveryAttempted(outlet="site", result="delivered", status_code=200)
+        await status.record(redis, settings.keys, story_id, delivered, service="publish")
         answer = await client.get(f"/v1/stories/{story_id}", headers=bearer(KEY_A1))
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["id"], body["uri"], body["version"], body["stage"]) == (story_id, "urn:s:1", 1, "enriched")
+    # Every typed entry sets the stage, as the real services' entries always did: the last one wins.
+    assert (body["id"], body["uri"], body["version"]) == (story_id, "urn:s:1", 1)
+    assert body["stage"] == "delivery delivered"
     assert datetime.fromisoformat(body["received_at"]) <= datetime.fromisoformat(body["enriched_at"])
     assert datetime.fromisoformat(body["enriched_at"]).timestamp() >= before - 1
     states = {name: outlet["state"] for name, outlet in body["outlets"].items()}

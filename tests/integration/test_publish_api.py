@@ -95,8 +95,10 @@ async def test_list_filters_and_counts(api: tuple[httpx.AsyncClient, Publisher])
     assert set(item) == {
         "id", "story_id", "outlet", "partner", "headline", "version", "status", "attempts", "last_error",
         "status_code", "queued_at", "sent_at", "updated_at", "next_attempt_at", "hold_reason", "age_label",
-        "flags", "event_type",
+        "flags", "event_type", "actions", "waiting",
     }  # fmt: skip
+    assert item["actions"] == ["hold", "cancel"]
+    assert item["waiting"] is None
     assert item["flags"] == ["FLASH"]
     assert item["event_type"] == "story.published"
     assert item["partner"] == "wire"

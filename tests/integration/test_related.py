@@ -16,6 +16,7 @@ import pytest
 
 from services.enrich.related.index import IndexPolicy, StoryIndex
 from services.enrich.related.linker import RelatedLinker
+from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import EntityTag, Story
@@ -190,7 +191,8 @@ TAGS = {
 
 @pytest.fixture
 def linker(redis: RedisClient, settings: Settings) -> RelatedLinker:
-    return RelatedLinker(StoryIndex(redis, settings.keys, IndexPolicy()), k=5, window_days=30)
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=400 * 86400.0))
+    return RelatedLinker(index, k=5, window_days=30)
 
 
 async def ingest(linker: RelatedLinker, stories: list[Story], *, tagged: bool) -> None:
@@ -317,7 +319,7 @@ async def test_related_to_ranks_later_stories_too(linker: RelatedLinker) -> None
 
 async def test_entries_expire_from_when_they_were_indexed(redis: RedisClient, settings: Settings) -> None:
     index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=10 * 86400.0))
-    linker = RelatedLinker(index, window_days=30)
+    linker = RelatedLinker(index, k=5, window_days=30)
     # a story dated 90 days ago is indexed: its own date does not expire it
     indexed = await linker.link_and_index(OLD_KARABAKH, [], received_at=NOW, now=NOW)
     assert indexed.outcome == "indexed"
@@ -359,7 +361,7 @@ async def test_sample_article_with_its_real_dates_under_the_real_clock(
     from services.enrich.pipeline import build_enricher
     from shared.events import StoryReceived, utcnow
 
-    enricher = build_enricher(settings.model_copy(update={"tagging": False}), redis)
+    enricher = build_enricher(settings.model_copy(update={"tagging": False}), NewsroomConfig(), redis)
     assert enricher.clock is utcnow  # the real clock: ten years after the stories' own dates
 
     def received(s: Story) -> StoryReceived:

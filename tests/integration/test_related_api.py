@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.enrich.related.index import StoryIndex
-from services.enrich.related.linker import RelatedLinker
+from services.enrich.related.linker import configured_linker
 from shared.config import NewsroomConfig, Partner, sha256_hex
 from shared.connections import RedisClient
 from shared.settings import Settings
@@ -29,7 +28,7 @@ def as_partner(s: Story, partner: str) -> Story:
 
 
 async def index(redis: RedisClient, settings: Settings, stories: list[Story]) -> None:
-    linker = RelatedLinker(StoryIndex(redis, settings.keys))
+    linker = configured_linker(redis, settings)
     for s in stories:
         await linker.link_and_index(s, [], received_at=NOW, now=NOW)
 

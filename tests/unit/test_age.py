@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 
-from shared.age import AgeLabel, age_days, age_label, editor_flags, story_age_label
+from shared import age
+from shared.age import AgeLabel, age_days, age_label
+from shared.config import NewsroomConfig
+from shared.settings import Settings
 from shared.story import Story
+
+# The configured defaults, from the one place each lives.
+story_age_label = partial(age.story_age_label, exempt_genres=NewsroomConfig().exempt_genres)
+editor_flags = partial(age.editor_flags, stale_after=timedelta(hours=Settings().stale_after_hours))
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 

@@ -11,6 +11,7 @@ from services.enrich.pipeline import Enricher
 from services.enrich.tagging import Tagger, Tags
 from services.enrich.tagging.model import load_tagger
 from services.enrich.tagging.tagger import ner_pieces
+from shared.config import NewsroomConfig
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
@@ -74,9 +75,9 @@ async def test_a_story_that_fails_fails_alone(tagger: Tagger) -> None:
     stories = [
         Story(partner="p", uri=f"u{n}", body_html="<p>Reuters said so in Ankara.</p>") for n in range(4)
     ]
-    results = await Enricher(Settings(), tagger=_FailsOn(tagger, "u2")).enrich_each(
-        [received(s) for s in stories]
-    )
+    results = await Enricher(
+        Settings(), NewsroomConfig().exempt_genres, tagger=_FailsOn(tagger, "u2")
+    ).enrich_each([received(s) for s in stories])
     assert isinstance(results[2], RuntimeError)
     ok = [r for n, r in enumerate(results) if n != 2]
     assert all(isinstance(r, Enrichment) and {t.name for t in r.organisations} == {"Reuters"} for r in ok)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from services.publish import retries
 from services.publish.publisher import delivery_id
-from services.publish.retries import Attempt, judge, parse_retry_after, retry_delay
+from services.publish.retries import Attempt, parse_retry_after, retry_delay
 from services.publish.routing import route
 from shared.config import Outlet, OutletFilters
 from shared.events import Enrichment, StoryEnriched
+from shared.settings import Settings
 from shared.story import EntityTag, Story, Subject
 from shared.webhooks import signature_headers
+
+_SETTINGS = Settings()
+judge = partial(
+    retries.judge, jitter=_SETTINGS.retry_jitter, retry_after_max=_SETTINGS.retry_after_max_seconds
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SCHEDULE = [5.0, 300.0, 1800.0]

@@ -203,3 +203,11 @@ def test_every_copy_of_a_killed_story_says_killed() -> None:
     assert len(lines) == 3
     assert all("[KILLED]" in line for line in lines if "Ceasefire" in line)
     assert "[KILLED]" not in next(line for line in lines if "Unrelated" in line)
+
+
+def test_why_a_delivery_waits_is_the_apis_reason() -> None:
+    held = delivery(status="held", hold_reason="embargo", waiting="embargoed until 14:00 UTC", sent_at=None)
+    out = text_of(render({**SNAPSHOT, "deliveries": [held]}, QueueFilters(), url="http://publish"), width=400)
+    assert "embargoed until 14:00 UTC" in out
+    plain = text_of(render(SNAPSHOT, QueueFilters(), url="http://publish"), width=400)
+    assert "embargoed until" not in plain

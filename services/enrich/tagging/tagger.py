@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -381,8 +381,11 @@ class Tagger:
                 # A people's name as the head noun ("Muslim Azeris"), not as a modifier
                 # ("Palestinian Authority") or inside a person's name ("Richard Finn").
                 heads = [k for k in inner if k.kind == "demonym" and k.end == span.end]
-                demonym_head = kind != "person" and bool(heads)
-                if inner and (guessed or " - " in surface or demonym_head):
+                named_head = kind != "person" and bool(heads)
+                # An event the KB knows, qualified by a place or year NER ran into ("the Paris
+                # Olympics" read as an organisation): the event is the name.
+                named_head = named_head or any(k.kind == "event" and k.end == span.end for k in inner)
+                if inner and (guessed or " - " in surface or named_head):
                     # "Putin Tells" in a headline, "GERMANY - Bunds": NER ran past a name the KB knows.
                     kept.extend(inner)
                     continue
@@ -530,7 +533,33 @@ class Tagger:
                         if government is not None:
                             entry, how = government, "capital-as-government"
             linked.append((span, kind, entry, how))
-        return self._tags(layout, self._group(text, linked))
+        return self._tags(layout, self._group(text, self._one_sense(layout, linked)))
+
+    def _one_sense(self, layout: _Layout, linked: list[_Linked]) -> list[_Linked]:
+        """One name, one kind per story: where NER calls the same words a person in one
+        sentence and an organisation or place in another ("Pirelli", "Rotor", a club named
+        after its city), every mention takes the kind most of them have, headline mentions
+        counting half (capitals there mislead NER); a tie leaves each as it is."""
+        text = layout.kb_text
+        votes: dict[str, Counter[Kind]] = defaultdict(Counter)
+        donors: dict[tuple[str, Kind], tuple[Entry | None, str]] = {}
+        for span, kind, entry, how in linked:
+            if how == "demonym":
+                continue
+            surface = text[span.start : span.end]
+            headline = self._is_headline(layout, self._paragraph_at(layout, span.start))
+            votes[surface][kind] += 1 if headline else 2
+            donors.setdefault((surface, kind), (entry, how))
+        out: list[_Linked] = []
+        for span, kind, entry, how in linked:
+            counted = votes.get(text[span.start : span.end])
+            if how != "demonym" and counted is not None and len(counted) > 1:
+                (first, top), (_, second) = counted.most_common(2)
+                if top > second and first != kind:
+                    entry, donor_how = donors[(text[span.start : span.end], first)]
+                    kind, how = first, f"{donor_how}+one-sense"
+            out.append((span, kind, entry, how))
+        return out
 
     @staticmethod
     def _group(text: str, linked: list[_Linked]) -> dict[str, list[_Linked]]:

@@ -21,9 +21,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from services.publish.deliveries import STATUSES
 from shared.untrusted import terminal_text
 
-STATUSES = ("queued", "held", "sending", "delivered", "retrying", "failed", "canceled")
 STATUS_STYLES = {
     "queued": "bold blue",
     "held": "bold yellow",
@@ -134,6 +134,8 @@ def deliveries_table(deliveries: Sequence[Mapping[str, Any]]) -> Table:
     for d in deliveries:
         headline = Text(_shown(d.get("headline") or d.get("story_id")))
         headline.append_text(_flags(d, d.get("story_id") in killed))
+        if d.get("waiting"):  # the API's reason, e.g. "embargoed until 14:00 UTC"
+            headline.append(f"\n{_shown(d['waiting'])}", style="yellow")
         status = _shown(d.get("status"))
         error = _shown(d.get("last_error"))
         code = d.get("status_code")

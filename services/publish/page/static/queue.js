@@ -6,19 +6,21 @@
 "use strict";
 
 const TOKEN_KEY = "newsroom.editorToken";
-const STATUSES = ["queued", "held", "sending", "delivered", "retrying", "failed", "canceled"];
+let STATUSES = []; // the delivery statuses, in order, as the API lists them
 const FLAGS = ["FLASH", "BULLETIN", "URGENT", "EMBARGOED", "KILLED", "WITHHELD", "EXPIRED", "STALE", "SUPERSEDED"];
 const LIST_LIMIT = 500;
+// How each action looks. Which ones a delivery allows now, and why it waits, come
+// from the API (`actions`, `waiting`): the rules live only in the publish service.
 const ACTIONS = {
-  retry: { label: "Retry", when: ["failed", "retrying", "canceled"], danger: false },
-  hold: { label: "Hold", when: ["queued", "retrying"], danger: false },
-  release: { label: "Release", when: ["held"], danger: false },
-  cancel: { label: "Cancel", when: ["queued", "held", "retrying", "failed"], danger: true },
+  retry: { label: "Retry", danger: false },
+  hold: { label: "Hold", danger: false },
+  release: { label: "Release", danger: false },
+  cancel: { label: "Cancel", danger: true },
 };
 const EXPLAIN = {
-  retry: "It is sent again now, with the same webhook id, so the outlet can recognise a repeat.",
+  retry: "It is sent again as soon as it may (never before its embargo), with the same webhook id, so the outlet can recognise a repeat.",
   hold: "It stays in the queue and is not sent until someone releases it.",
-  release: "It goes back into the outlet's queue and is sent as soon as possible.",
+  release: "It goes back into the outlet's queue and is sent as soon as it may (never before its embargo).",
   cancel: "It will not be sent. The outlet gets nothing more of this version.",
 };
 
@@ -316,6 +318,10 @@ async function refresh() {
     if (d.outlet) state.outlets.add(d.outlet);
   }
   state.counts = listed.counts || { by_status: {}, by_outlet: {} };
+  if (Array.isArray(listed.statuses)) {
+    STATUSES = listed.statuses;
+    fillSelect($("#f-status"), STATUSES);
+  }
   for (const outlet of Object.keys(state.counts.by_outlet || {})) state.outlets.add(outlet);
   updateFilterChoices();
   renderCounts();
@@ -394,8 +400,9 @@ function badges(d) {
 }
 
 function actionButtons(d, small = true) {
-  return Object.entries(ACTIONS)
-    .filter(([, action]) => action.when.includes(d.status))
+  return (d.actions || [])
+    .filter((name) => name in ACTIONS)
+    .map((name) => [name, ACTIONS[name]])
     .map(([name, action]) =>
       el("button", {
         type: "button",
@@ -428,7 +435,7 @@ function fillRow(row, d) {
   const link = el("a", { href: `#/story/${encodeURIComponent(d.story_id)}`, text: d.headline || d.story_id });
   row.replaceChildren(
     cell("Queued", "time", timeCell(d.queued_at)),
-    cell("Headline", "headline", link, badges(d), d.hold_reason ? el("div", { class: "detail", text: `held: ${d.hold_reason}` }) : null),
+    cell("Headline", "headline", link, badges(d), d.waiting ? el("div", { class: "detail waiting", text: d.waiting }) : null),
     cell("Action", "nowrap", actionWord(d.event_type)),
     cell("Outlet", "nowrap", d.outlet),
     cell("Partner", "", d.partner || "—"),
@@ -750,11 +757,14 @@ function linksPanel(title, links, emptyText) {
   return section(title, items.length ? el("ul", { class: "links" }, items) : el("p", { class: "empty", text: emptyText }));
 }
 
-const TIMELINE_SKIP = new Set(["at", "event", "service", "stage", "delivery_id", "trace_id"]);
+const TIMELINE_SKIP = new Set(["at", "event", "kind", "service", "stage", "delivery_id", "trace_id"]);
 
 function timelineDetail(key, value) {
   if (key === "routing" && Array.isArray(value)) {
     return value.map((r) => `${r.outlet}: ${r.result || r.decision}${r.reason ? ` (${r.reason})` : ""}`).join("; ");
+  }
+  if (key === "warnings" && Array.isArray(value)) {  // what ingest dropped or reinterpreted
+    return "warnings: " + value.map((w) => `${w.field}${w.value ? ` "${w.value}"` : ""}: ${w.action}`).join("; ");
   }
   return `${key.replace(/_/g, " ")}: ${typeof value === "object" ? JSON.stringify(value) : value}`;
 }
@@ -885,7 +895,6 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  fillSelect($("#f-status"), STATUSES);
   fillSelect($("#f-flag"), FLAGS);
   $("#signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();
