@@ -52,6 +52,12 @@ bench: install ## the benchmark suite (prints tables with ratios)
 docs: install ## regenerate docs/asyncapi.json and docs/openapi-*.json from the code
 	$(PY) docs/generate.py
 
+.PHONY: fuzz fuzz-parsers
+fuzz: fuzz-parsers
+fuzz-parsers: install ## 100,000 mutated inputs per parser (coverage, distinct failures), then the property tests at a large budget
+	$(PY) -m tests.fuzz.campaign --inputs $${FUZZ_INPUTS:-100000}
+	NEWSROOM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
+
 docs-check: install ## fail when the generated API documents no longer match the code
 	$(PY) docs/generate.py --check
 

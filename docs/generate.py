@@ -1,6 +1,7 @@
 """Write (or, with --check, verify) the API documents generated from the code.
 
-- `docs/asyncapi.json`: the streams, as FastStream describes the enrich and publish brokers;
+- `docs/asyncapi.json`: the streams, from `shared.streams.channels` and `shared/events.py`
+  (docs/asyncapi.py);
 - `docs/openapi-<service>.json`: each service's HTTP API, as FastAPI describes it.
 
 `make docs` regenerates them; `make docs-check` (run in CI) fails when the checked-in
@@ -25,8 +26,7 @@ def documents() -> dict[str, Any]:
     for name in list(os.environ):
         if name.startswith("NEWSROOM_") or name in ("REDIS_URL", "REDIS_CLUSTER_NODES"):
             del os.environ[name]
-    from faststream.specification import AsyncAPI
-
+    from docs.asyncapi import document
     from services.bootstrap import ingest_app
     from services.enrich.worker import create_app as enrich_app
     from services.publish.worker import create_app as publish_app
@@ -38,15 +38,8 @@ def documents() -> dict[str, Any]:
     ingest = ingest_app(settings, config)
     enrich = enrich_app(settings, config)
     publish = publish_app(settings, config)
-    asyncapi = AsyncAPI(
-        enrich.state.broker,
-        publish.state.broker,
-        title="Newsroom streams",
-        version="1",
-        description="Redis streams between ingest, enrich and publish (key prefix `nr`).",
-    )
     return {
-        "asyncapi.json": asyncapi.to_specification().to_jsonable(),
+        "asyncapi.json": document(settings.keys),
         "openapi-ingest.json": ingest.openapi(),
         "openapi-enrich.json": enrich.openapi(),
         "openapi-publish.json": publish.openapi(),

@@ -110,3 +110,23 @@ class DeliveryFailed(BaseModel):
     final: bool = Field(False, description="True when no further attempt will be made.")
     at: AwareDatetime = Field(default_factory=utcnow)
     outcome: Literal["failed"] = "failed"
+
+
+class DeadLettered(BaseModel):
+    """An entry no handler could take (poison, or given up on after `max_attempts`); its fields
+    are stream fields, not an envelope. `newsroom dead-letters` lists and replays them."""
+
+    source: str = Field(description="The stream the entry came from.")
+    entry_id: str = Field(description="Its id there.")
+    error: str
+    deliveries: int = Field(description="How many times it was handed to a handler.")
+    at: float = Field(description="When it was dead-lettered (epoch seconds).")
+    payload: str = Field(description="The entry's encoded event, as it was.")
+    story_id: str | None = None
+
+
+class DeliveryChanged(BaseModel):
+    """A delivery's state changed (the queue page's live feed, capped). The one stream field
+    `data` holds the delivery as `GET /v1/deliveries/{id}` answers it, as JSON text."""
+
+    data: str

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
-from shared.timeline import DeliveryAttempted, Entry, Routed, parse, stored
+from shared.timeline import DeliveryAttempted, Routed, TimelineEvent, parse, stored
 
 TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
@@ -26,11 +26,13 @@ class Record:
     """One status change of one story: its typed timeline entry, by the service that wrote it."""
 
     story_id: str
-    entry: Entry
+    entry: TimelineEvent
     service: str
 
 
-async def record(redis: RedisClient, keys: Keys, story_id: str, entry: Entry, *, service: str) -> None:
+async def record(
+    redis: RedisClient, keys: Keys, story_id: str, entry: TimelineEvent, *, service: str
+) -> None:
     """Set the entry's status fields and append it to the timeline, atomically for this story."""
     (error,) = await record_many(redis, keys, [Record(story_id, entry, service)])
     if error is not None:

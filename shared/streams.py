@@ -18,6 +18,15 @@ from pydantic import BaseModel
 from redis.exceptions import ResponseError
 
 from shared.connections import RedisClient
+from shared.events import (
+    DeadLettered,
+    DeliveryChanged,
+    DeliveryDone,
+    DeliveryFailed,
+    KillRequested,
+    StoryEnriched,
+    StoryReceived,
+)
 from shared.keys import Keys
 
 DATA_FIELD = b"__data__"
@@ -60,6 +69,52 @@ class Streams:
 
 def is_received_lane(keys: Keys, name: str) -> bool:
     return name.startswith(keys.received_lane(""))
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A stream as the AsyncAPI document (docs/asyncapi.json) describes it."""
+
+    address: str
+    messages: tuple[type[BaseModel], ...]
+    sender: str
+    receiver: str
+    description: str
+
+
+def channels(keys: Keys) -> list[Channel]:
+    """Every stream the services write, with the events on it (the document is built from this)."""
+    return [
+        Channel(keys.received, (StoryReceived,), "ingest", "enrich", "Routine stories ingest accepted."),
+        Channel(
+            keys.received_priority,
+            (StoryReceived,),
+            "ingest",
+            "enrich",
+            "Kills and flashes/bulletins (urgency 1-2): enrich drains this before routine traffic.",
+        ),
+        Channel(
+            keys.kill_requested,
+            (KillRequested,),
+            "publish",
+            "ingest",
+            "An editor's kill, for ingest to record where versions are decided.",
+        ),
+        Channel(keys.enriched, (StoryEnriched,), "enrich", "publish", "Enriched stories, once per version."),
+        Channel(
+            keys.delivery_events,
+            (DeliveryDone, DeliveryFailed),
+            "publish",
+            "operators",
+            "Each delivery attempt's outcome.",
+        ),
+        Channel(
+            keys.delivery_changes, (DeliveryChanged,), "publish", "the queue page", "Delivery state changes."
+        ),
+        Channel(
+            keys.dead_letter, (DeadLettered,), "every worker", "operators", "Entries no handler could take."
+        ),
+    ]
 
 
 async def ensure_groups(redis: RedisClient, streams: Iterable[Stream]) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from shared.events import IngestWarning, ReceivedAs
 
 
-class Entry(BaseModel):
+class TimelineEvent(BaseModel):
     """Fields every entry has; `at` and `service` are set when it is recorded."""
 
     at: float | None = None
@@ -30,7 +30,7 @@ class Entry(BaseModel):
         return {}
 
 
-class Received(Entry):
+class Received(TimelineEvent):
     kind: Literal["received"] = "received"
     partner: str
     uri: str
@@ -53,7 +53,7 @@ class Received(Entry):
         return {**fields, "stage": "received"}
 
 
-class Enriched(Entry):
+class Enriched(TimelineEvent):
     kind: Literal["enriched"] = "enriched"
     version: int | None = None
 
@@ -71,7 +71,7 @@ class Route(BaseModel):
     reason: str
 
 
-class Routed(Entry):
+class Routed(TimelineEvent):
     kind: Literal["routed"] = "routed"
     version: int | None = None
     routing: list[Route]
@@ -84,7 +84,7 @@ class Routed(Entry):
         return {"stage": "routed", "version": self.version, "routing": [r.model_dump() for r in self.routing]}
 
 
-class Queued(Entry):
+class Queued(TimelineEvent):
     kind: Literal["queued"] = "queued"
     version: int
     queued: dict[str, str] = Field(description="Outlet -> what the queue answered (`created`, …).")
@@ -97,7 +97,7 @@ class Queued(Entry):
         return {"stage": "queued", "version": self.version, "queued": self.queued}
 
 
-class DeliveryAttempted(Entry):
+class DeliveryAttempted(TimelineEvent):
     kind: Literal["delivery"] = "delivery"
     outlet: str
     delivery_id: str | None = None
@@ -118,7 +118,7 @@ class DeliveryAttempted(Entry):
         return {**fields, "stage": f"delivery {self.result}"}
 
 
-class EditorActed(Entry):
+class EditorActed(TimelineEvent):
     kind: Literal["editor"] = "editor"
     action: str = Field(description="`kill`, or the delivery action: `retry`, `hold`, `release`, `cancel`.")
     editor: str | None = None
@@ -134,18 +134,18 @@ class EditorActed(Entry):
         return self.model_dump(exclude={"kind", "at", "service", "action"}, exclude_none=True)
 
 
-TimelineEntry = Annotated[
+AnyTimelineEvent = Annotated[
     Received | Enriched | Routed | Queued | DeliveryAttempted | EditorActed, Field(discriminator="kind")
 ]
-_ENTRY: TypeAdapter[TimelineEntry] = TypeAdapter(TimelineEntry)
+_ENTRY: TypeAdapter[AnyTimelineEvent] = TypeAdapter(AnyTimelineEvent)
 
 
-def stored(entry: Entry) -> dict[str, Any]:
+def stored(entry: TimelineEvent) -> dict[str, Any]:
     """The entry as the timeline keeps it: its fields, with `kind` and `event`."""
     return {"event": entry.event, **entry.model_dump(exclude_none=True)}
 
 
-def parse(raw: dict[str, Any]) -> TimelineEntry | None:
+def parse(raw: dict[str, Any]) -> AnyTimelineEvent | None:
     """The typed entry, or None for one no model reads (written before entries were typed)."""
     try:
         return _ENTRY.validate_python(raw)

@@ -105,7 +105,6 @@ def worker_app(
             await redis.aclose()
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
-    app.state.broker = broker  # for the AsyncAPI document (`make docs`)
     install_problem_handlers(app, settings.retry_after_seconds)
     app.mount("/metrics", make_asgi_app())
 

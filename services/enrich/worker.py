@@ -39,7 +39,6 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     broker = make_broker(settings)
     window_ms = int(settings.ledger_window_hours * 3600 * 1000)
     enricher = build_enricher(settings, config, redis)
-    to_enriched = broker.publisher(keys.enriched, schema=StoryEnriched, title=f"{keys.enriched}:publish")
 
     async def on_story_received(
         entries: Sequence[Entry[StoryReceived]],
@@ -63,7 +62,6 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         redis=redis,
         streams=streams.for_enrich(),
     )
-    app.state.to_enriched = to_enriched  # documented in AsyncAPI; writes go through append_once
     return app
 
 

@@ -144,6 +144,6 @@ def _not_ingested(item: ParsedItem) -> ItemResult:
         status="invalid",
         code=422,
         format=item.source_format,
-        problem=responses.Problem.model_validate(problem.body()),
+        problem=responses.ProblemDetails.model_validate(problem.body()),
         warnings=item.warnings,
     )

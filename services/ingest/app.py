@@ -81,7 +81,7 @@ class Backlog:
 
 
 def _problem_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
-    schema = responses.Problem.model_json_schema()
+    schema = responses.ProblemDetails.model_json_schema()
     return {
         code: {"description": f"Problem ({code})", "content": {PROBLEM_JSON: {"schema": schema}}}
         for code in codes
@@ -168,7 +168,6 @@ def create_app(
         description="Authenticated push ingest for wire partners: ninjs 1.x/2.x/3.x, NewsML-G2, NITF, "
         "NewsML 1.2, ANPA 1312, IPTC 7901.",
     )
-    app.state.broker = broker  # for the AsyncAPI document (`make docs`)
     install_problem_handlers(app, settings.retry_after_seconds)
     app.mount("/metrics", make_asgi_app())
 

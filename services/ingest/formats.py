@@ -95,9 +95,14 @@ def _real(text: str) -> float | _Unrepresentable:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+MAX_JSON_DEPTH = 100
+"""Deepest array/object nesting accepted (ninjs needs under 10). Deeper documents that the
+decoder still reads would exhaust the stack later, when an item is re-encoded or walked."""
+
+
 def _decode_json(text: str, line_offset: int = 0) -> Any:
     try:
-        return json.loads(text, parse_int=_integer, parse_float=_real, parse_constant=_Unrepresentable)
+        document = json.loads(text, parse_int=_integer, parse_float=_real, parse_constant=_Unrepresentable)
     except json.JSONDecodeError as exc:
         line = exc.lineno + line_offset
         raise PayloadError(
@@ -107,7 +112,31 @@ def _decode_json(text: str, line_offset: int = 0) -> Any:
             where=f"line {line}, column {exc.colno}",
         ) from None
     except RecursionError:
-        raise PayloadError("invalid-json", "Body is not valid JSON", "nesting is too deep") from None
+        document = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _depth(document)
+    if depth > MAX_JSON_DEPTH:
+        raise PayloadError(
+            "invalid-json",
+            "Body is not valid JSON",
+            f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep; "
+            "no news format needs that many",
+        )
+    return document
+
+
+def _depth(document: Any) -> int:
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend(
+                    (inner, depth + 1) for inner in (value.values() if isinstance(value, dict) else value)
+                )
+    return deepest
 
 
 def _unrepresentable(document: Any) -> ItemError | None:

@@ -8,6 +8,7 @@ to camelCase (`versionCreated`, `pubStatus`, `embargoedUntil`).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,15 +47,22 @@ _NAMES = {
 }
 
 
+_GENERATION = re.compile(r"^[123](?:\.|$)")
+
+
 def detect_version(item: dict[str, Any], declared: str | None = None) -> str:
-    """ "1.4", "2.1", "3" …: the declared version, else the one the field names imply."""
-    if declared:
+    """ "1.4", "2.1", "3" …: the declared version, else the one the field names imply.
+
+    Only 1.x, 2.x and 3.x are ninjs versions: any other declaration ("20", "2024-05-01", "")
+    is no declaration, and the field names decide.
+    """
+    if declared and _GENERATION.match(declared):
         return declared
     for key in ("standard", "$standard"):
         standard = item.get(key)
         if isinstance(standard, dict) and isinstance(standard.get("version"), str):
             version: str = standard["version"].strip()
-            if version[:1] in "123":
+            if _GENERATION.match(version):
                 return version
     keys = item.keys()
     if keys & _THREE_ONLY:
@@ -68,7 +76,7 @@ def story_from_ninjs(item: Any, reading: Reading, version: str) -> Story:
     """Normalise one ninjs item (its schema, if any, already checked or linted)."""
     if not isinstance(item, dict):
         raise ItemError("/", "a ninjs item must be a JSON object")
-    generation = version.split(".")[0] if version[:1] in "123" else "2"
+    generation = version.split(".")[0] if _GENERATION.match(version) else "2"
     created_key, first_key, status_key, embargo_key = _NAMES[generation]
 
     uri = item.get("uri", item.get("guid"))
@@ -352,7 +360,7 @@ def _associations(raw: Any) -> list[Association]:
 def _pictures(raw: Any, associations: list[Association]) -> list[Picture]:
     """The picture associations of a text item, with the file a page shows, caption and credit."""
     entries = list(raw.values()) if isinstance(raw, dict) else raw if isinstance(raw, list) else []
-    by_uri = {e.get("uri"): e for e in entries if isinstance(e, dict)}
+    by_uri = {e["uri"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("uri"), str)}
     pictures = []
     for association in associations:
         if association.type != "picture":

@@ -12,7 +12,7 @@ from shared.status import OutletStateName
 ItemStatus = Literal["accepted", "duplicate", "superseded", "killed", "invalid", "skipped"]
 
 
-class Problem(BaseModel):
+class ProblemDetails(BaseModel):
     """RFC 9457 problem details."""
 
     type: str
@@ -37,7 +37,7 @@ class ItemResult(BaseModel):
     entry_id: str | None = Field(None, description="Entry on the received stream.")
     trace_id: str | None = None
     format: str | None = None
-    problem: Problem | None = None
+    problem: ProblemDetails | None = None
     detail: str | None = None
     warnings: list[IngestWarning] = Field(
         default_factory=list, description="Fields dropped or reinterpreted; the story was kept."

@@ -7,9 +7,7 @@ parser, a terminal, the file system), independently of the code that made it saf
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -27,6 +25,7 @@ from shared.config import Outlet
 from shared.events import Enrichment, RelatedLink, StoryEnriched
 from shared.story import Picture, Story
 from shared.untrusted import safe_url, terminal_text, xml_text
+from tests.helpers.outputs import TERMINAL_CONTROLS, assert_only_safe_links, linked_urls
 
 NOW = datetime(2026, 4, 5, 12, 0, tzinfo=UTC)
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
@@ -48,34 +47,6 @@ SCRIPT_URLS = [
     "file:///etc/passwd",
     "blob:https://evil.example/1",
 ]
-
-
-def browser_scheme(url: str) -> str | None:
-    """The scheme a browser reads (WHATWG URL): C0 controls and spaces trimmed, tab/newline removed."""
-    cleaned = re.sub(r"[\t\n\r]", "", url.strip("".join(chr(c) for c in range(0x21))))
-    match = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", cleaned)
-    return match.group(1).lower() if match else None
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.urls += [value or "" for name, value in attrs if name in ("href", "src")]
-
-
-def linked_urls(markup: str) -> list[str]:
-    parser = _Links()
-    parser.feed(markup)
-    parser.close()
-    return parser.urls
-
-
-def assert_only_safe_links(urls: list[str]) -> None:
-    for url in urls:
-        assert browser_scheme(url) in ("http", "https", "mailto"), url
 
 
 def enriched(uri: str = "urn:wire:1", **story: Any) -> StoryEnriched:
@@ -202,7 +173,7 @@ def test_the_terminal_queue_prints_no_control_characters() -> None:
     printed = out.getvalue()
     assert "Headline" in printed
     assert "[/bold] [red]" in printed  # shown as the outlet wrote it, not read as markup
-    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", printed), repr(printed)
+    assert not TERMINAL_CONTROLS.search(printed), repr(printed)
 
 
 def test_terminal_text_keeps_words_and_line_breaks_when_asked() -> None:

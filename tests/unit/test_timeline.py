@@ -9,16 +9,16 @@ from shared.timeline import (
     DeliveryAttempted,
     EditorActed,
     Enriched,
-    Entry,
     Queued,
     Received,
     Route,
     Routed,
+    TimelineEvent,
     parse,
     stored,
 )
 
-ENTRIES: list[Entry] = [
+ENTRIES: list[TimelineEvent] = [
     Received(
         partner="p",
         uri="u",
@@ -38,7 +38,7 @@ ENTRIES: list[Entry] = [
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.event)
-def test_every_entry_reads_back_as_itself(entry: Entry) -> None:
+def test_every_entry_reads_back_as_itself(entry: TimelineEvent) -> None:
     raw = stored(entry.model_copy(update={"at": 1.0, "service": "x"}))
     assert raw["event"] == entry.event
     assert parse(raw) == entry.model_copy(update={"at": 1.0, "service": "x"})

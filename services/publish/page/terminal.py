@@ -91,9 +91,11 @@ def _shown(value: object) -> str:
     return terminal_text(str(value)) if value is not None else ""
 
 
-def _time(value: str | None) -> str:
+def _time(value: object) -> str:
     if not value:
         return "—"
+    if not isinstance(value, str):
+        return _shown(value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
