@@ -85,7 +85,20 @@ class Channel:
 def channels(keys: Keys) -> list[Channel]:
     """Every stream the services write, with the events on it (the document is built from this)."""
     return [
-        Channel(keys.received, (StoryReceived,), "ingest", "enrich", "Routine stories ingest accepted."),
+        Channel(
+            keys.received_lane("{partner}"),
+            (StoryReceived,),
+            "ingest",
+            "enrich",
+            "One partner's routine stories (its lane; one stream per configured partner).",
+        ),
+        Channel(
+            keys.received,
+            (StoryReceived,),
+            "tools and replays",
+            "enrich",
+            "Routine stories not in a lane: entries from before lanes, hand-written entries.",
+        ),
         Channel(
             keys.received_priority,
             (StoryReceived,),
