@@ -15,21 +15,21 @@ from shared.story import Picture, Story
 from shared.webhooks import signature_headers
 
 SECRET = "whsec_ZGVtby1vdXRsZXQtc2lnbmluZy1zZWNyZXQtMzJieXQ="
-NOW = datetime.now(UTC)  # signatures are checked against the clock (5 minutes)
 OUTLET = Outlet(name="demo", format="html", wording=OutletWording(footer="Follow Demo News"))
 
 
 def _delivery(headline: str, version: int = 1) -> tuple[bytes, dict[str, str]]:
+    now = datetime.now(UTC)  # signatures are checked against the clock (5 minutes' tolerance)
     story = Story(
         partner="demo", uri="urn:demo:1", version=version, headline=headline, body_html="<p>Text.</p>",
         firstcreated=datetime(2016, 4, 5, tzinfo=UTC),
         pictures=[Picture(uri="https://media.example/a.jpg", caption="Une position", credit="EPA")],
     )  # fmt: skip
-    enriched = StoryEnriched(story_id=story.id, trace_id="t", received_at=NOW, enriched_at=NOW, story=story)
+    enriched = StoryEnriched(story_id=story.id, trace_id="t", received_at=now, enriched_at=now, story=story)
     body = webhook_body(
-        enriched, render(enriched, OUTLET, "This article is more than 10 years old.", []), NOW
+        enriched, render(enriched, OUTLET, "This article is more than 10 years old.", []), now
     )
-    return body, signature_headers([SECRET], f"msg_{version}", NOW, body)
+    return body, signature_headers([SECRET], f"msg_{version}", now, body)
 
 
 def _client() -> httpx.AsyncClient:
