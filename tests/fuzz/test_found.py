@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from services.ingest.formats import read_items
 from services.ingest.dates import read_datetime
+from services.ingest.formats import read_items
 from services.ingest.items import PayloadError, Reading
 from services.ingest.schemas import NinjsSchemas
 
