@@ -39,7 +39,7 @@ compose-test: install ## build the image, run the compose stack scaled, kill rep
 fuzz: install ## long randomised runs (CI runs the same tests with a small budget)
 	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
 	  NEWSROOM_STATEFUL_EXAMPLES=$${NEWSROOM_STATEFUL_EXAMPLES:-1000} NEWSROOM_STATEFUL_STEPS=$${NEWSROOM_STATEFUL_STEPS:-50} \
-	  $(PY) -m pytest -m stateful -s -q -p no:randomly $(PYTEST_ARGS)
+	  $(PY) -m pytest -m stateful -s -q -p no:randomly --timeout=0 $(PYTEST_ARGS)
 
 check: install ## ruff + mypy --strict
 	.venv/bin/ruff check .

@@ -44,7 +44,11 @@ sys.path.insert(0, str(ROOT))
 from shared.keys import Keys  # noqa: E402
 from shared.streams import Streams  # noqa: E402
 
-PROJECT = os.environ.get("NEWSROOM_TEST_PROJECT", "newsroom-compose-test")
+# Several runs may share one engine (CI of several branches on one machine): each has its
+# own project and image tag, so none tears down or runs another's stack or code.
+PROJECT_PREFIX = "newsroom-compose-test-"
+PROJECT = f"{PROJECT_PREFIX}{os.getpid()}"
+IMAGE = f"newsroom:compose-test-{os.getpid()}"
 STORIES = int(os.environ.get("NEWSROOM_TEST_STORIES", "300"))
 RATE = float(os.environ.get("NEWSROOM_TEST_RATE", "10"))  # stories per second
 ENRICH, PUBLISH = 3, 2
@@ -324,6 +328,19 @@ def outlet_received() -> Received:
     return parse_outlet_log(compose("logs", "--no-color", "--no-log-prefix", "demo-outlet").splitlines())
 
 
+def remove_abandoned_runs() -> None:
+    """Stacks of earlier runs whose process is gone (an interrupted run), taken down."""
+    projects = run(
+        "docker", "ps", "-a", "--filter", "label=com.docker.compose.project",
+        "--format", '{{.Label "com.docker.compose.project"}}',
+    ).split()  # fmt: skip
+    for project in sorted(set(projects)):
+        pid = project.removeprefix(PROJECT_PREFIX)
+        if project.startswith(PROJECT_PREFIX) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            say(f"removing {project}, left by an interrupted run")
+            run("docker", "compose", "-p", project, "down", "-v", "--remove-orphans", check=False)
+
+
 def leftovers() -> list[str]:
     label = f"label=com.docker.compose.project={PROJECT}"
     found = []
@@ -455,14 +472,18 @@ def main() -> int:
     failures: list[str] = []
     figures: dict[str, str] = {}
 
-    say("removing what an earlier run may have left")
-    compose("down", "-v", "--remove-orphans", check=False)
+    env["NEWSROOM_IMAGE"] = IMAGE
+    os.environ.update(env)
+    # at exit, also after a failure: the stack down, then the image tag (its layers stay cached)
+    atexit.register(run, "docker", "rmi", IMAGE, check=False, quiet=True)
+    atexit.register(run, "docker", "compose", "down", "-v", "--remove-orphans", check=False, quiet=True)
+    remove_abandoned_runs()
 
     say("building the image (docker compose build)")
     began = time.monotonic()
     compose_shown("build")
     figures["build"] = f"{time.monotonic() - began:.0f} s"
-    image = os.environ.get("NEWSROOM_IMAGE", "newsroom:latest")
+    image = IMAGE
     size = int(run("docker", "image", "inspect", "-f", "{{.Size}}", image).strip())
     figures["image size"] = f"{size / 1e6:.0f} MB"
     figures["build CA"] = image_check(image, env.get("NEWSROOM_BUILD_CA"))

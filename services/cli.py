@@ -48,8 +48,19 @@ def _serve(factory: str, service: str, port: int, host: str) -> None:
     from shared.logging import configure_logging
 
     configure_logging(service)
+    # Bounds uvicorn can enforce: open connections (more are answered 503 at once) and idle
+    # keep-alive. It cannot time out a client that sends its headers or body slowly: the
+    # reverse proxy in front must (README, "Behind a reverse proxy").
     uvicorn.run(
-        factory, factory=True, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        limit_concurrency=1000,
+        timeout_keep_alive=5,
     )
 
 

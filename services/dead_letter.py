@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shared.connections import RedisClient
 from shared.keys import Keys
-from shared.streams import DATA_FIELD, Streams
+from shared.streams import DATA_FIELD, Streams, is_received_lane
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ async def list_dead_letters(redis: RedisClient, keys: Keys, count: int = 1000) -
                 error=_text(fields.get(b"error")),
                 deliveries=int(_text(fields.get(b"deliveries")) or 0),
                 story_id=_text(fields.get(b"story_id")) or None,
-                replayable=source in streams and bool(fields.get(b"payload")),
+                replayable=(source in streams or is_received_lane(keys, source))
+                and bool(fields.get(b"payload")),
             )
         )
     return letters

@@ -35,6 +35,11 @@ class Keys:
         """Routine stories accepted by ingest, waiting for enrich."""
         return f"{self._tag('in')}:stories.received"
 
+    def received_lane(self, partner: str) -> str:
+        """One partner's routine stories. Enrich reads every partner's lane side by side,
+        so a flood from one partner never queues another partner's stories behind it."""
+        return f"{self.received}:{partner}"
+
     @property
     def received_priority(self) -> str:
         """Kills and flashes: enrich drains this before routine traffic."""

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
         256 * 1024, description="Largest original payload kept with a story for audit."
     )
     backlog_limit: int = Field(
-        100_000, description="Unprocessed stories in front of enrich above which ingest sheds load."
+        100_000,
+        description="Unprocessed stories in front of enrich, shared equally by the partners; a partner whose "
+        "lane holds its share is shed (503).",
     )
     retry_after_seconds: int = Field(5, description="Retry-After sent with 503 answers.")
     rate_per_second: float = Field(50.0, description="Default per-partner sustained request rate.")

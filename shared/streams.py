@@ -42,22 +42,33 @@ class Stream:
 class Streams:
     """Every stream of the pipeline with the group that consumes it."""
 
-    received: Stream
+    received: Stream  # routine stories written before lanes, or by hand (replays, tools)
     received_priority: Stream
     enriched: Stream
     kill_requested: Stream
+    lanes: tuple[Stream, ...] = ()  # one per partner: its routine stories
 
     @classmethod
-    def for_keys(cls, keys: Keys) -> Streams:
+    def for_keys(cls, keys: Keys, partners: Iterable[str] = ()) -> Streams:
         return cls(
             received=Stream(keys.received, "enrich"),
             received_priority=Stream(keys.received_priority, "enrich"),
             enriched=Stream(keys.enriched, "publish"),
             kill_requested=Stream(keys.kill_requested, "ingest"),
+            lanes=tuple(Stream(keys.received_lane(partner), "enrich") for partner in partners),
         )
 
+    def for_enrich(self) -> list[Stream]:
+        """What enrich reads, each stream by its own consumer: kills and flashes, then every
+        partner's lane side by side (the fairness between partners), then the shared stream."""
+        return [self.received_priority, *self.lanes, self.received]
+
     def all(self) -> list[Stream]:
-        return [self.received, self.received_priority, self.enriched, self.kill_requested]
+        return [self.received, self.received_priority, *self.lanes, self.enriched, self.kill_requested]
+
+
+def is_received_lane(keys: Keys, name: str) -> bool:
+    return name.startswith(keys.received_lane(""))
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,20 @@ class Channel:
 def channels(keys: Keys) -> list[Channel]:
     """Every stream the services write, with the events on it (the document is built from this)."""
     return [
-        Channel(keys.received, (StoryReceived,), "ingest", "enrich", "Routine stories ingest accepted."),
+        Channel(
+            keys.received_lane("{partner}"),
+            (StoryReceived,),
+            "ingest",
+            "enrich",
+            "One partner's routine stories (its lane; one stream per configured partner).",
+        ),
+        Channel(
+            keys.received,
+            (StoryReceived,),
+            "tools and replays",
+            "enrich",
+            "Routine stories not in a lane: entries from before lanes, hand-written entries.",
+        ),
         Channel(
             keys.received_priority,
             (StoryReceived,),

@@ -33,6 +33,10 @@ class Enricher:
     linker: RelatedLinker | None = None
     tagger: Tagger | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    # The chunks of every stream (each partner's lane, the priority stream) take turns at the
+    # tagger: asyncio.Lock wakes its waiters in order, so a story waits for at most one chunk
+    # of each other busy stream, however deep their backlogs (the worker sends chunks of 4).
+    turns: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def enrich_batch(self, received: Sequence[StoryReceived]) -> list[Enrichment]:
         """`enrich_each`, raising the first story's failure (for callers that expect none)."""
@@ -48,9 +52,10 @@ class Enricher:
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
-            # One nlp.pipe over the batch, off the event loop (CPU-bound); killed stories get no tags.
+            # One nlp.pipe per call, off the event loop (CPU-bound); killed stories get no tags.
             todo = [i for i, result in enumerate(results) if isinstance(result, Enrichment)]
-            batch = await asyncio.to_thread(_tag_each, self.tagger, [received[i].story for i in todo])
+            async with self.turns:
+                batch = await asyncio.to_thread(_tag_each, self.tagger, [received[i].story for i in todo])
             for i, tags in zip(todo, batch, strict=True):
                 enrichment = results[i]
                 if isinstance(tags, Exception) or isinstance(enrichment, Exception):

@@ -32,7 +32,9 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     settings = settings or Settings()
     config = config or load_config(settings.config_path)
     keys = settings.keys
-    streams = Streams.for_keys(keys)
+    # Every partner's lane has its own consumer; their chunks take turns at the tagger
+    # (Enricher.turns), so a partner flooding its lane delays another's story by one chunk.
+    streams = Streams.for_keys(keys, [partner.id for partner in config.partners])
     redis = make_redis(settings)
     broker = make_broker(settings)
     window_ms = int(settings.ledger_window_hours * 3600 * 1000)
@@ -43,7 +45,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     ) -> Mapping[str, BaseException]:
         return await enrich_entries(entries, enricher, redis, keys, window_ms)
 
-    for stream in (streams.received_priority, streams.received):
+    for stream in streams.for_enrich():
         StreamConsumer(
             broker=broker,
             redis=redis,
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
         settings=settings,
         broker=broker,
         redis=redis,
-        streams=[streams.received_priority, streams.received],
+        streams=streams.for_enrich(),
     )
     return app
 

@@ -2,7 +2,7 @@
 -- whose registry entry is still what ingest read when it decided (acceptance.py).
 -- All or nothing: a rate-limited or raced request leaves nothing behind.
 --
--- KEYS[1] the item-version registry   KEYS[2] the routine received stream
+-- KEYS[1] the item-version registry   KEYS[2] the partner's routine received stream (its lane)
 -- KEYS[3] the priority received stream KEYS[4] the partner's rate bucket
 -- ARGV[1] rate per second ('' = do not charge)   ARGV[2] burst   ARGV[3] cost
 -- then 5 per story: registry field, expected entry ('' = none), new entry ('' = the
@@ -28,11 +28,15 @@ if ARGV[1] ~= '' then
   local tokens = tonumber(state[1]) or burst
   local at = tonumber(state[2]) or now
   tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-  if tokens < cost then
-    return {'limited', tostring(math.ceil((cost - tokens) * 1000 / rate))}
+  -- Every item costs a token. A batch larger than the burst passes a full bucket and
+  -- leaves it in debt (tokens below zero), paid off before the partner's next request.
+  local admit_at = math.min(cost, burst)
+  if tokens < admit_at then
+    return {'limited', string.format('%d', math.ceil((admit_at - tokens) * 1000 / rate))}
   end
-  redis.call('HSET', bucket, 'tokens', tostring(tokens - cost), 'at', tostring(now))
-  redis.call('PEXPIRE', bucket, math.ceil(burst * 1000 / rate) + 1000)
+  tokens = tokens - cost
+  redis.call('HSET', bucket, 'tokens', string.format('%.6f', tokens), 'at', string.format('%d', now))
+  redis.call('PEXPIRE', bucket, math.ceil((burst - tokens) * 1000 / rate) + 1000)
 end
 
 local results = {'ok'}

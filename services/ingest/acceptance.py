@@ -17,6 +17,7 @@ is a `duplicate`, a lower one `superseded`; neither is forwarded.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,12 @@ class Acceptor:
         """Charge `partner`'s bucket for the items (unless `limit` is None), then accept each;
         nothing at all if limited."""
         keys = self.keys
-        script_keys = [keys.item_versions, keys.received, keys.received_priority, keys.ingest_bucket(partner)]
+        script_keys = [
+            keys.item_versions,
+            keys.received_lane(partner),
+            keys.received_priority,
+            keys.ingest_bucket(partner),
+        ]
         charge: list[object] = (
             [limit.rate_per_second, limit.burst, limit.cost(len(events))] if limit else ["", 0, 0]
         )
@@ -112,7 +118,11 @@ class Acceptor:
             held = await self.redis.hmget(keys.item_versions, fields) if fields else []
             decisions = _decide_in_order(events, fields, [_text(h) if h is not None else None for h in held])
             args = list(charge)
-            for event, field, (expected, decision) in zip(events, fields, decisions, strict=True):
+            for n, (event, field, (expected, decision)) in enumerate(
+                zip(events, fields, decisions, strict=True)
+            ):
+                if n % 200 == 199:
+                    await asyncio.sleep(0)  # a big batch is encoded in slices: other requests go between
                 accepted = decision.outcome == "accepted"
                 payload = (
                     await encode_event(

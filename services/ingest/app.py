@@ -41,6 +41,7 @@ from shared import auth, status
 from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, discover, make_broker, make_redis
 from shared.events import IngestWarning
+from shared.keys import Keys
 from shared.logging import get_logger
 from shared.problems import (
     PROBLEM_JSON,
@@ -50,7 +51,7 @@ from shared.problems import (
     readiness,
 )
 from shared.settings import Settings
-from shared.streams import Streams, backlog, ensure_groups, not_ready_reason
+from shared.streams import Stream, Streams, backlog, ensure_groups, not_ready_reason
 
 log = get_logger(__name__)
 RouterFactory = Callable[[Settings, NewsroomConfig, RedisClient], APIRouter]
@@ -58,23 +59,25 @@ RouterFactory = Callable[[Settings, NewsroomConfig, RedisClient], APIRouter]
 
 
 class Backlog:
-    """The enrich backlog, sampled at most every half second (shared by all requests)."""
+    """Each partner's enrich backlog (its lane), sampled at most every half second.
 
-    def __init__(self, redis: RedisClient, streams: Streams, limit: int) -> None:
-        self.redis, self.streams, self.limit = redis, streams, limit
-        self._checked_at = 0.0
-        self._size = 0
+    A partner is shed when its own lane holds its share of `backlog_limit` (the limit
+    divided among the partners), so one partner's flood never makes ingest refuse another.
+    """
 
-    async def too_long(self) -> bool:
+    def __init__(self, redis: RedisClient, keys: Keys, limit: int, partners: int) -> None:
+        self.redis, self.keys = redis, keys
+        self.share = max(1, limit // max(1, partners))
+        self._sampled: dict[str, tuple[float, int]] = {}
+
+    async def too_long(self, partner: str) -> bool:
         now = time.monotonic()
-        if now - self._checked_at > 0.5:
-            size = 0
-            for stream in (self.streams.received, self.streams.received_priority):
-                lag, pending = await backlog(self.redis, stream)
-                size += lag + pending
-            self._size = size
-            self._checked_at = now
-        return self._size >= self.limit
+        at, size = self._sampled.get(partner, (0.0, 0))
+        if now - at > 0.5:
+            lag, pending = await backlog(self.redis, Stream(self.keys.received_lane(partner), "enrich"))
+            size = lag + pending
+            self._sampled[partner] = (now, size)
+        return size >= self.share
 
 
 def _problem_docs(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -129,7 +132,7 @@ def create_app(
     redis = make_redis(settings)
     keys = settings.keys
     streams = Streams.for_keys(keys)
-    shedder = Backlog(redis, streams, settings.backlog_limit)
+    shedder = Backlog(redis, keys, settings.backlog_limit, len(config.partners))
     acceptor = Acceptor(redis, keys)
     schemas = NinjsSchemas.load(settings.ninjs_schema_dir)
     retry_after = {"Retry-After": str(settings.retry_after_seconds)}
@@ -214,12 +217,13 @@ def create_app(
             partner.rate_per_second or settings.rate_per_second, partner.rate_burst or settings.rate_burst
         )
         try:
-            if events and await shedder.too_long():
+            if events and await shedder.too_long(partner.id):
                 raise Problem(
                     503,
                     "backlog",
                     "Pipeline backlog full",
-                    "Enrich is behind; nothing was stored. Retry later.",
+                    f"Enrich is {shedder.share} or more stories behind on partner {partner.id!r}'s "
+                    "stories (its share of the backlog); nothing was stored. Retry later.",
                     headers=retry_after,
                 )
             outcome = await acceptor.accept(partner.id, events, limit)

@@ -96,7 +96,7 @@ def _rfc2822(text: str) -> datetime | None:
         return None
     try:
         return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # Overflow: a 25-digit "hour"
         return None
 
 

@@ -1,9 +1,10 @@
 """Per-partner token bucket in Redis, shared by every ingest replica.
 
-The bucket refills at `rate` tokens per second up to `burst`; a request costs one
-token per item (capped at `burst`, so a batch larger than the burst still passes
-a full bucket). The accept script (accept.lua) charges the bucket, so charging it
-and appending the items is one atomic step. It reads Redis' own clock, so replicas
+The bucket refills at `rate` tokens per second up to `burst`; every item costs one
+token, batches included. A request passes when the bucket holds its cost, or is full
+(a batch larger than the burst), which then leaves the bucket in debt: 25,000 items
+cost 25,000 tokens however they are packed. The accept script (accept.lua) charges
+the bucket, so charging it and appending the items is one atomic step. It reads Redis' own clock, so replicas
 with skewed clocks share one bucket.
 """
 
@@ -19,7 +20,7 @@ class RateLimit:
     burst: int
 
     def cost(self, items: int) -> int:
-        return min(max(items, 1), self.burst)
+        return max(items, 1)
 
 
 def retry_after_seconds(wait_ms: int) -> int:

@@ -34,7 +34,7 @@ def parse_xml(body: bytes) -> Element:
             f"{type(exc).__name__}: entity declarations and external references are not accepted "
             "(they enable entity-expansion and external-entity attacks); send the document without them.",
         ) from None
-    except LookupError as exc:  # an encoding declaration Python does not know, e.g. "UTB-8"
+    except (LookupError, ValueError) as exc:  # an encoding unknown ("UTB-8") or expat cannot ("utf-7")
         raise PayloadError(
             "invalid-xml", "Body is not well-formed XML", f"the XML declaration names {exc}"
         ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from shared.events import StoryEnriched
 from shared.problems import Problem
 from shared.timeline import EditorActed
 
+_STREAM_ID = re.compile(r"[0-9]{1,20}(-[0-9]{1,20})?")
 SSE_SECONDS = 25.0  # EventSource reconnects (with Last-Event-ID), so shutdowns never wait on it
 
 
@@ -169,6 +171,15 @@ def editors_router(publisher: Publisher, atom: AtomStore) -> APIRouter:
     @router.get("/v1/events")
     async def events(request: Request, _: Editor = signed_in) -> StreamingResponse:
         last_id = request.headers.get("last-event-id") or request.query_params.get("since") or "$"
+        if last_id != "$" and not _STREAM_ID.fullmatch(last_id):
+            # Checked before the stream starts: once it has, an error can only cut it off.
+            raise Problem(
+                400,
+                "invalid-request",
+                "Invalid event id",
+                f"`since` / Last-Event-ID {last_id[:40]!r} is not an event id (e.g. 1733000000000-0).",
+                pointer="since",
+            )
         if last_id == "$":
             newest = await redis.xrevrange(keys.delivery_changes, count=1)
             last_id = newest[0][0].decode() if newest else "0-0"

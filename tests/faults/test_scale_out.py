@@ -17,7 +17,14 @@ from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.streams import Streams, decode_entry
 from tests.faults.timings import FAULT_ENV
-from tests.helpers.pipeline import Pipeline, delivered_versions, ninjs_item, wait_until, write_config
+from tests.helpers.pipeline import (
+    PARTNER_ID,
+    Pipeline,
+    delivered_versions,
+    ninjs_item,
+    wait_until,
+    write_config,
+)
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
 
@@ -39,7 +46,8 @@ async def test_enrich_workers_share_the_load_and_take_over_a_removed_one(
     settings: Settings, service_env: dict[str, str], redis: RedisClient, tmp_path: Path
 ) -> None:
     env = {**service_env, **FAULT_ENV}
-    streams = Streams.for_keys(settings.keys)
+    streams = Streams.for_keys(settings.keys, [PARTNER_ID])
+    lane = streams.lanes[0]  # the partner's routine stories
     with Receiver() as outlet:
         write_config(settings.config_path, {"alpha": outlet})
         with Pipeline(env, tmp_path, enrich=2) as pipeline:
@@ -71,9 +79,7 @@ async def test_enrich_workers_share_the_load_and_take_over_a_removed_one(
             try:
                 await asyncio.sleep(max(0.5, settings.polling_ms / 1000 * 3))
                 await pipeline.post_all(ninjs_item(i) for i in range(n, n + 40))
-                claimed = await redis.xreadgroup(
-                    streams.received.group, name, {streams.received.name: ">"}, count=100
-                )
+                claimed = await redis.xreadgroup(lane.group, name, {lane.name: ">"}, count=100)
             finally:
                 for worker in survivors:
                     assert worker.proc is not None
@@ -83,9 +89,7 @@ async def test_enrich_workers_share_the_load_and_take_over_a_removed_one(
             assert held > 0, "the removed worker's consumer held nothing"
 
             async def taken_over() -> bool:
-                rows = await redis.xpending_range(
-                    streams.received.name, streams.received.group, "-", "+", 1000, consumername=name
-                )
+                rows = await redis.xpending_range(lane.name, lane.group, "-", "+", 1000, consumername=name)
                 return not rows
 
             assert await wait_until(partial(_has, outlet, n), 60)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from services.ingest.dates import read_datetime
 from services.ingest.formats import read_items
-from services.ingest.items import PayloadError
+from services.ingest.items import PayloadError, Reading
 from services.ingest.schemas import NinjsSchemas
 
 
@@ -52,3 +53,15 @@ def test_a_picture_association_whose_uri_is_a_list_is_no_crash() -> None:
     }
     parsed = read_items(json.dumps(item).encode(), "application/json", "p", NinjsSchemas(), 0)
     assert parsed.items[0].story is not None or parsed.items[0].error is not None
+
+
+def test_an_xml_encoding_expat_cannot_read_is_a_payload_error() -> None:
+    body = b'<?xml version="1.0" encoding="utf-7"?><nitf><head/></nitf>'
+    with pytest.raises(PayloadError, match="multi-byte"):
+        read_items(body, "application/xml", "p", NinjsSchemas(), 0)
+
+
+def test_an_rfc_2822_date_with_a_huge_number_is_dropped_not_a_crash() -> None:
+    reading = Reading("p")
+    assert read_datetime("Mon, 01 Jan 2024 00:0111111111111111111111111", "/d", reading) is None
+    assert reading.warnings

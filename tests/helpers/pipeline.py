@@ -215,7 +215,7 @@ def redeliveries(receiver: Receiver) -> int:
 async def pending_counts(redis: RedisClient, settings: Settings) -> dict[str, int]:
     """Pending (read, unacknowledged) entries of every pipeline stream's group."""
     counts: dict[str, int] = {}
-    for stream in Streams.for_keys(settings.keys).all():
+    for stream in Streams.for_keys(settings.keys, [PARTNER_ID]).all():
         try:
             summary = await redis.xpending(stream.name, stream.group)
         except Exception:  # the stream or group does not exist (yet)

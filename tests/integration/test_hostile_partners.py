@@ -86,7 +86,7 @@ async def test_hostile_payloads_are_problems_naming_the_field(
         assert response.headers["content-type"].startswith("application/problem+json")
     assert problem["pointer"] == where
     assert problem["status"] in (400, 422)
-    assert await received(redis, settings.keys.received) == []
+    assert await received(redis, settings.keys.received_lane("alpha")) == []
 
 
 async def test_an_urgency_in_unicode_digits_is_dropped_with_a_warning(
@@ -100,7 +100,7 @@ async def test_an_urgency_in_unicode_digits_is_dropped_with_a_warning(
         )
     assert response.status_code == 202, response.text
     assert response.json()["warnings"][0]["field"] == "/newsItem/contentMeta/urgency"
-    [event] = await received(redis, settings.keys.received)
+    [event] = await received(redis, settings.keys.received_lane("alpha"))
     assert event.story.urgency is None
 
 
@@ -125,4 +125,6 @@ async def test_versions_up_to_2_53_are_exact_and_larger_ones_refused(
     assert again.json()["status"] == "duplicate"
     assert above.status_code == 422
     assert above.json()["pointer"] == "/version"
-    assert [event.story.version for event in await received(redis, settings.keys.received)] == [MAX_VERSION]
+    assert [event.story.version for event in await received(redis, settings.keys.received_lane("alpha"))] == [
+        MAX_VERSION
+    ]

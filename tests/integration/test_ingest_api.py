@@ -63,7 +63,7 @@ async def test_a_story_is_accepted_only_once_it_is_on_the_stream(
     answer = response.json()
     assert answer["id"] == make_story_id("alpha", "urn:a:1")
     assert (answer["version"], answer["status"], answer["received_as"]) == (1, "accepted", "new")
-    [event] = await received(redis, settings.keys.received)
+    [event] = await received(redis, settings.keys.received_lane("alpha"))
     assert event.story_id == answer["id"]
     assert event.trace_id == answer["trace_id"]
     assert event.story.headline == "Test headline"
@@ -83,7 +83,7 @@ async def test_every_key_of_a_partner_works_and_unknown_keys_are_refused(
     _is_problem(wrong, 401)
     _is_problem(missing, 401)
     assert wrong.headers["www-authenticate"].startswith("Bearer")
-    assert len(await received(redis, settings.keys.received)) == 2
+    assert len(await received(redis, settings.keys.received_lane("alpha"))) == 2
 
 
 async def test_a_partner_may_sign_requests_with_standard_webhooks(
@@ -171,7 +171,7 @@ async def test_versions_duplicates_superseded_updates_kills_and_withheld(
     assert kill_again.json()["status"] == "duplicate"
     assert _is_problem(resurrect, 409)["pointer"] == "/uri"
 
-    routine = await received(redis, keys.received)
+    routine = await received(redis, keys.received_lane("alpha"))
     assert [(e.story.version, e.received_as) for e in routine] == [(2, "new"), (3, "update"), (4, "withheld")]
     assert routine[1].story.expires == datetime(2031, 1, 1, tzinfo=UTC)
     [killed] = await received(redis, keys.received_priority)
@@ -182,7 +182,7 @@ async def test_flashes_go_to_the_priority_stream(settings: Settings, redis: Redi
     async with ingest_client(ingest_settings(settings)) as client:
         assert (await _post(client, ninjs("urn:flash", urgency=1))).status_code == 202
     assert [e.story.uri for e in await received(redis, settings.keys.received_priority)] == ["urn:flash"]
-    assert await received(redis, settings.keys.received) == []
+    assert await received(redis, settings.keys.received_lane("alpha")) == []
 
 
 async def test_concurrent_sends_of_one_item_are_accepted_exactly_once(
@@ -191,7 +191,7 @@ async def test_concurrent_sends_of_one_item_are_accepted_exactly_once(
     async with ingest_client(ingest_settings(settings)) as client:
         answers = await asyncio.gather(*(_post(client, ninjs("urn:race", version="7")) for _ in range(20)))
     assert sorted(a.status_code for a in answers) == [200] * 19 + [202]
-    assert len(await received(redis, settings.keys.received)) == 1
+    assert len(await received(redis, settings.keys.received_lane("alpha"))) == 1
 
 
 async def test_dedup_state_survives_a_restart_of_ingest(settings: Settings, redis: RedisClient) -> None:
@@ -230,7 +230,7 @@ async def test_size_type_syntax_and_schema_errors_are_precise_problems(
     assert problem["pointer"] == "/embargoed"
     assert "Last Tuesday" in str(problem["detail"])
     assert _is_problem(bomb, 400)["type"] == "https://newsroom.example/problems/xml-forbidden"
-    assert await received(redis, settings.keys.received) == []
+    assert await received(redis, settings.keys.received_lane("alpha")) == []
 
 
 async def test_schema_violations_are_refused_for_a_strict_partner_and_warned_for_others(
@@ -247,7 +247,7 @@ async def test_schema_violations_are_refused_for_a_strict_partner_and_warned_for
     assert warning["field"] == "/unknown_field"
     assert "IPTC schema" in warning["action"]
     assert "unknown_field" in warning["action"]
-    [event] = await received(redis, settings.keys.received)
+    [event] = await received(redis, settings.keys.received_lane("alpha"))
     assert event.story.partner == "alpha"
     assert [w.field for w in event.warnings] == ["/unknown_field"]
 
@@ -259,7 +259,7 @@ async def test_naive_times_are_read_in_the_partners_timezone_and_the_warning_is_
         sent = await _post(client, ninjs("urn:nz", versioncreated="2016-01-12 12:35:40"), key=KEY_STRICT)
         assert sent.status_code == 202, sent.text
         status = await client.get(f"/v1/stories/{sent.json()['id']}", headers=bearer(KEY_STRICT))
-    [event] = await received(redis, settings.keys.received)
+    [event] = await received(redis, settings.keys.received_lane("charlie"))
     assert event.story.versioncreated == datetime(2016, 1, 11, 23, 35, 40, tzinfo=UTC)
     assert sent.json()["warnings"][0]["action"] == "no UTC offset; read as Pacific/Auckland time"
     body = status.json()
@@ -309,7 +309,7 @@ async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisC
         ("accepted", "new"),
         ("accepted", "kill"),
     ]
-    stories = [e.story for e in await received(redis, settings.keys.received)]
+    stories = [e.story for e in await received(redis, settings.keys.received_lane("alpha"))]
     assert [s.uri for s in stories] == ["urn:b:1", "urn:p:1", "urn:m:1"]
     assert stories[1].type == "composite"
     assert [(a.uri, a.type, a.headline) for a in stories[1].associations] == [("urn:m:1", "text", "One")]
@@ -325,20 +325,39 @@ async def test_rate_limit_answers_429_with_retry_after(settings: Settings, redis
     assert 1 <= int(answers[2].headers["retry-after"]) <= 2
     assert other_partner.status_code == 202
     assert await redis.exists(settings.keys.ingest_bucket("alpha")) == 1
-    stored = [e.story.uri for e in await received(redis, settings.keys.received)]
-    assert stored == ["urn:r:0", "urn:r:1", "urn:r:other"]  # the limited request left nothing
+    stored = [e.story.uri for e in await received(redis, settings.keys.received_lane("alpha"))]
+    assert stored == ["urn:r:0", "urn:r:1"]  # the limited request left nothing
+    assert [e.story.uri for e in await received(redis, settings.keys.received_lane("bravo"))] == [
+        "urn:r:other"
+    ]
+
+
+async def test_every_item_of_a_batch_costs_a_token(settings: Settings, redis: RedisClient) -> None:
+    config = partners_config(rate_per_second=1, rate_burst=10)
+    async with ingest_client(ingest_settings(settings), config) as client:
+        big = [ninjs(f"urn:batch:{n}") for n in range(25)]
+        first = await client.post("/v1/stories", content=json.dumps(big), headers={**bearer(KEY_A1), **JSON})
+        second = await client.post(
+            "/v1/stories", content=json.dumps(big[:1]), headers={**bearer(KEY_A1), **JSON}
+        )
+    assert first.status_code == 200  # a batch larger than the burst passes a full bucket...
+    _is_problem(second, 429)  # ...and leaves it 15 tokens in debt: 16 s before the next item
+    assert 15 <= int(second.headers["retry-after"]) <= 16
 
 
 async def test_backlog_past_the_limit_sheds_load_with_503(settings: Settings, redis: RedisClient) -> None:
-    await ensure_groups(redis, Streams.for_keys(settings.keys).all())
-    async with ingest_client(ingest_settings(settings, backlog_limit=2)) as client:
+    """Each of the two partners has half of the backlog; one partner's full share sheds only it."""
+    await ensure_groups(redis, Streams.for_keys(settings.keys, ["alpha", "bravo"]).all())
+    async with ingest_client(ingest_settings(settings, backlog_limit=4)) as client:
         assert (await _post(client, ninjs("urn:q:1"))).status_code == 202
         assert (await _post(client, ninjs("urn:q:2"))).status_code == 202
         await asyncio.sleep(0.6)  # the backlog is sampled at most twice a second
         shed = await _post(client, ninjs("urn:q:3"))
+        other = await _post(client, ninjs("urn:q:other"), KEY_B)
+    assert other.status_code == 202
     _is_problem(shed, 503)
     assert shed.headers["retry-after"] == str(settings.retry_after_seconds)
-    assert len(await received(redis, settings.keys.received)) == 2
+    assert len(await received(redis, settings.keys.received_lane("alpha"))) == 2
 
 
 async def test_redis_down_is_503_with_retry_after(settings: Settings) -> None:
@@ -386,7 +405,7 @@ async def test_an_update_rewrites_only_the_events_own_received_as(
         await _post(client, ninjs("urn:t:1", version="1"))
         update = ninjs("urn:t:1", version="2", headlines=[{"value": tricky}])
         assert (await _post(client, update)).json()["received_as"] == "update"
-    events = await received(redis, settings.keys.received)
+    events = await received(redis, settings.keys.received_lane("alpha"))
     assert [(e.received_as, e.story.headline) for e in events] == [
         ("new", "Test headline"),
         ("update", tricky),
@@ -405,7 +424,7 @@ async def test_a_callers_trace_id_follows_the_story_when_it_is_a_sane_token(
                 content=json.dumps(ninjs(uri)),
                 headers={**bearer(KEY_A1), **JSON, "X-Trace-Id": trace},
             )
-    first, second = await received(redis, settings.keys.received)
+    first, second = await received(redis, settings.keys.received_lane("alpha"))
     assert first.trace_id == "4bf92f3577b34da6"
     assert len(second.trace_id) == 32
     assert second.trace_id.isalnum()

@@ -38,7 +38,7 @@ async def test_all_ninjs_examples_are_accepted_over_http(settings: Settings, red
             assert response.status_code in (200, 202), (path.name, response.text)
             if response.status_code == 202:
                 sent[item["uri"]] = path.name
-    stories = await received(redis, settings.keys.received) + await received(
+    stories = await received(redis, settings.keys.received_lane("alpha")) + await received(
         redis, settings.keys.received_priority
     )
     assert sorted(e.story.uri for e in stories) == sorted(sent)
@@ -75,7 +75,7 @@ async def test_all_newsml_g2_news_items_are_accepted_over_http(
                 # Several listings reuse one guid and version: the first copy is the story,
                 # later ones are duplicates (answered 200, not forwarded).
                 expected.setdefault(str(element.get("guid")), text)
-    stories = await received(redis, settings.keys.received) + await received(
+    stories = await received(redis, settings.keys.received_lane("alpha")) + await received(
         redis, settings.keys.received_priority
     )
     assert sorted((e.story.uri, e.story.headline) for e in stories) == sorted(expected.items())

@@ -81,6 +81,17 @@ async def test_every_editor_route_refuses_without_a_valid_token(
     assert in_query.status_code == 401
 
 
+async def test_a_garbage_event_id_is_a_problem_not_a_broken_stream(
+    api: tuple[httpx.AsyncClient, Publisher],
+) -> None:
+    client, _ = api
+    for params, headers in (({"since": "garbage"}, AUTH), ({}, {**AUTH, "last-event-id": "1-x"})):
+        answer = await client.get("/v1/events", params=params, headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["pointer"] == "since"
+
+
 async def test_list_filters_and_counts(api: tuple[httpx.AsyncClient, Publisher]) -> None:
     client, publisher = api
     await publisher.accept(story_event("urn:wire:quake", headline="Earthquake strikes", urgency=1))

@@ -369,7 +369,9 @@ async def test_kill_goes_to_every_outlet_that_received_a_version_and_nothing_fol
 async def test_kill_overtakes_routine_traffic_and_cancels_what_waits(
     settings: Settings, redis: RedisClient
 ) -> None:
-    with Receiver(lambda _r, _q: Answer(200, delay=0.15)) as outlet:
+    # Each answer takes long enough that the eight accepts below finish while one routine
+    # story is in flight, even on a loaded machine.
+    with Receiver(lambda _r, _q: Answer(200, delay=0.8)) as outlet:
         async with publishing(fast(settings), redis, [webhook("busy", outlet, concurrency=1)]) as publisher:
             target = story_event("urn:wire:target")
             await publisher.accept(target)
@@ -381,7 +383,7 @@ async def test_kill_overtakes_routine_traffic_and_cancels_what_waits(
             await publisher.accept(
                 story_event("urn:wire:target", version=2, received_as="kill", pubstatus="canceled")
             )
-            await until(lambda: len(outlet.received) == 8, timeout=10)
+            await until(lambda: len(outlet.received) == 8, timeout=20)
         order = [(r.json["data"]["uri"], r.json["type"]) for r in outlet.received]
         kill_at = order.index(("urn:wire:target", "story.killed"))
         assert kill_at <= 2  # behind at most the routine story already in flight

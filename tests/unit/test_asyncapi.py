@@ -9,6 +9,7 @@ from shared.streams import Streams
 KEYS = Keys("nr")
 # Every stream key the pipeline has (shared/keys.py), consumed or not.
 ALL_STREAMS = {
+    KEYS.received_lane("{partner}"),  # one per partner; the document names the pattern
     KEYS.received,
     KEYS.received_priority,
     KEYS.kill_requested,

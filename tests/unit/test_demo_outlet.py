@@ -19,9 +19,7 @@ OUTLET = Outlet(name="demo", format="html", wording=OutletWording(footer="Follow
 
 
 def _delivery(headline: str, version: int = 1) -> tuple[bytes, dict[str, str]]:
-    # Signed now, not at import: signatures are checked against the clock (5 minutes), and a
-    # shuffled suite may reach this test long after the module was imported.
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # signatures are checked against the clock (5 minutes' tolerance)
     story = Story(
         partner="demo", uri="urn:demo:1", version=version, headline=headline, body_html="<p>Text.</p>",
         firstcreated=datetime(2016, 4, 5, tzinfo=UTC),
