@@ -153,6 +153,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Discovery before the first request: partners' concurrent posts racing into a
+        # cluster client's first-use discovery fail inside redis-py (see discover()).
+        try:
+            await discover(redis)
+        except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
+            log.warning("redis not reachable at startup", error=repr(exc))
         starting = asyncio.create_task(start_kill_consumer())
         yield
         starting.cancel()
