@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -369,10 +370,18 @@ async def test_kill_goes_to_every_outlet_that_received_a_version_and_nothing_fol
 async def test_kill_overtakes_routine_traffic_and_cancels_what_waits(
     settings: Settings, redis: RedisClient
 ) -> None:
-    # Each answer takes long enough that the eight accepts below finish while one routine
-    # story is in flight, even on a loaded machine.
-    with Receiver(lambda _r, _q: Answer(200, delay=0.8)) as outlet:
-        async with publishing(fast(settings), redis, [webhook("busy", outlet, concurrency=1)]) as publisher:
+    accepted_all = threading.Event()
+
+    def answer(receiver: Receiver, _request: object) -> Answer:
+        # The first routine story stays in flight until every accept below is done, so what
+        # is due next is decided by priority alone, however loaded the machine is.
+        if len(receiver.attempts) == 1:
+            accepted_all.wait(8)
+        return Answer(200)
+
+    with Receiver(answer) as outlet:
+        patient = fast(settings, outlet_timeout_seconds=10.0)
+        async with publishing(patient, redis, [webhook("busy", outlet, concurrency=1)]) as publisher:
             target = story_event("urn:wire:target")
             await publisher.accept(target)
             await until(lambda: outlet.received)
@@ -383,6 +392,7 @@ async def test_kill_overtakes_routine_traffic_and_cancels_what_waits(
             await publisher.accept(
                 story_event("urn:wire:target", version=2, received_as="kill", pubstatus="canceled")
             )
+            accepted_all.set()
             await until(lambda: len(outlet.received) == 8, timeout=20)
         order = [(r.json["data"]["uri"], r.json["type"]) for r in outlet.received]
         kill_at = order.index(("urn:wire:target", "story.killed"))
