@@ -87,7 +87,9 @@ async def test_outlet_outage_then_recovery(
                 f"beta latency p50/p95 during the outage {_ms(during, 50)}/{_ms(during, 95)} ms, "
                 f"without outage {_ms(after, 50)}/{_ms(after, 95)} ms"
             )
-            assert percentile(during, 95) <= max(1.0, 2 * percentile(after, 95)), "beta slowed by alpha"
+            # A beta held up by alpha waits out the 10 s outage; the 3 s floor only absorbs a
+            # loaded machine's scheduling noise (it failed at 1.6 s with a load average of 15).
+            assert percentile(during, 95) <= max(3.0, 2 * percentile(after, 95)), "beta slowed by alpha"
 
 
 def _latencies(
