@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import FastAPI
+from prometheus_client import Counter, Gauge, Histogram, make_asgi_app, start_http_server
 
 STORIES_RECEIVED = Counter(
     "newsroom_stories_received_total", "Items answered by ingest", ["partner", "result"]
@@ -38,3 +42,24 @@ STREAM_OLDEST_PENDING_SECONDS = Gauge(
 DEAD_LETTER_ENTRIES = Gauge(
     "newsroom_dead_letter_entries", "Entries in the dead-letter stream (to replay or discard)"
 )
+
+
+def mount_metrics(app: FastAPI, port: int | None) -> None:
+    """`/metrics` on the service's own port, unless the operator gave metrics a port of their own."""
+    if port is None:
+        app.mount("/metrics", make_asgi_app())
+
+
+@contextmanager
+def metrics_listener(port: int | None, host: str) -> Iterator[None]:
+    """For a service's lifespan: the separate metrics listener (`metrics_port`), when there is one."""
+    if port is None:
+        yield
+        return
+    server, thread = start_http_server(port, addr=host)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

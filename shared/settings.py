@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         168.0, description="How long publish-once markers are kept (duplicate suppression window)."
     )
 
+    metrics_port: int | None = Field(
+        None,
+        gt=0,
+        lt=65536,
+        description="Serve /metrics on this port only (not on the service's port): metrics name partners "
+        "and their volumes, so keep them off the public interface. Unset: /metrics on the service's port.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics_port listener.")
+
     # Ingest
     max_body_bytes: int = Field(5 * 1024 * 1024, description="Largest accepted request body.")
     max_original_bytes: int = Field(

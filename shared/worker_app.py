@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 from redis.exceptions import ResponseError
 
 from shared.connections import Broker, RedisClient, discover
@@ -26,6 +25,8 @@ from shared.metrics import (
     STREAM_LAG,
     STREAM_OLDEST_PENDING_SECONDS,
     STREAM_PENDING,
+    metrics_listener,
+    mount_metrics,
 )
 from shared.problems import install_problem_handlers, readiness
 from shared.settings import Settings
@@ -94,7 +95,8 @@ def worker_app(
         task = asyncio.create_task(housekeeping())
         log.info("worker started", consumer=settings.consumer_name, streams=[s.name for s in streams])
         try:
-            yield
+            with metrics_listener(settings.metrics_port, settings.metrics_host):
+                yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -106,7 +108,7 @@ def worker_app(
 
     app = FastAPI(title=title, version="1", lifespan=lifespan)
     install_problem_handlers(app, settings.retry_after_seconds)
-    app.mount("/metrics", make_asgi_app())
+    mount_metrics(app, settings.metrics_port)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -43,6 +42,7 @@ from shared.connections import RedisClient, discover, make_broker, make_redis
 from shared.events import IngestWarning
 from shared.keys import Keys
 from shared.logging import get_logger
+from shared.metrics import metrics_listener, mount_metrics
 from shared.problems import (
     PROBLEM_JSON,
     Problem,
@@ -160,7 +160,8 @@ def create_app(
         except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
             log.warning("redis not reachable at startup", error=repr(exc))
         starting = asyncio.create_task(start_kill_consumer())
-        yield
+        with metrics_listener(settings.metrics_port, settings.metrics_host):
+            yield
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
@@ -175,7 +176,7 @@ def create_app(
         "NewsML 1.2, ANPA 1312, IPTC 7901.",
     )
     install_problem_handlers(app, settings.retry_after_seconds)
-    app.mount("/metrics", make_asgi_app())
+    mount_metrics(app, settings.metrics_port)
 
     def unavailable(detail: str) -> Problem:
         return Problem(503, "redis-unavailable", "Storage unavailable", detail, headers=retry_after)
