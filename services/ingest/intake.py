@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from services.ingest.formats import ACCEPTED_TYPES, Parsed, UnsupportedType, media_type, read_items
 from services.ingest.items import ItemError, PayloadError, Reading
@@ -81,17 +82,42 @@ def _partner_by_key(config: NewsroomConfig, headers: Mapping[str, str]) -> Partn
     return None
 
 
+# A client that writes its whole body before reading (urllib, requests) gets a connection
+# reset, not the 413, if we close with its body unread; so we discard what it still sends,
+# within these bounds, before answering.
+DISCARD_BYTES = 64 * 1024 * 1024
+DISCARD_SECONDS = 2.0
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     too_large = Problem(413, "too-large", "Body too large", f"The body exceeds the limit of {limit} bytes.")
     if declared.isdigit() and int(declared) > limit:
+        await _discard(request, 0)
         raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
+            await _discard(request, len(body))
             raise too_large
     return bytes(body)
+
+
+async def _discard(request: Request, read: int) -> None:
+    """Read and drop the rest of a refused body, bounded in bytes and time."""
+    if request.headers.get("expect", "").lower() == "100-continue" and read == 0:
+        return  # the client waits for our answer before sending: reading would invite the body
+    try:
+        async with asyncio.timeout(DISCARD_SECONDS):
+            async for chunk in request.stream():
+                read += len(chunk)
+                if read > DISCARD_BYTES:
+                    return
+    except (TimeoutError, ClientDisconnect):
+        return
+    except RuntimeError:
+        return  # Starlette: the body had already ended, nothing is left to discard
 
 
 def _parse(
