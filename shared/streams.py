@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from faststream.redis.parser import BinaryMessageFormatV1
@@ -28,6 +29,7 @@ from shared.events import (
     StoryReceived,
 )
 from shared.keys import Keys
+from shared.scripts import LuaScript
 
 DATA_FIELD = b"__data__"
 
@@ -183,14 +185,7 @@ def decode_entry(fields: Mapping[bytes, bytes]) -> bytes:
     return body
 
 
-# KEYS: stream, ledger.  ARGV: marker, now_ms, window_ms, payload
-_APPEND_ONCE = """
-local seen = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if seen then return false end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return redis.call('XADD', KEYS[1], '*', '__data__', ARGV[4])
-"""
+_APPEND_ONCE = LuaScript.load(Path(__file__).with_name("append_once.lua"))
 
 
 @dataclass(frozen=True)
@@ -230,7 +225,7 @@ async def append_once_each(
     payloads = [await encode_event(one.event, one.trace_id) for one in appends]
     async with redis.pipeline(transaction=False) as pipe:
         for one, payload in zip(appends, payloads, strict=True):
-            pipe.eval(_APPEND_ONCE, 2, stream, ledger, one.marker, now_ms, window_ms, payload)
+            _APPEND_ONCE.queue(pipe, [stream, ledger], [one.marker, now_ms, window_ms, payload])
         replies = await pipe.execute(raise_on_error=False)
     return [
         reply if isinstance(reply, BaseException) else None if reply is None else _text(reply)

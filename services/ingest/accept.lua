@@ -2,11 +2,13 @@
 -- whose registry entry is still what ingest read when it decided (acceptance.py).
 -- All or nothing: a rate-limited or raced request leaves nothing behind.
 --
--- KEYS[1] the item-version registry   KEYS[2] the partner's routine received stream (its lane)
--- KEYS[3] the priority received stream KEYS[4] the partner's rate bucket
--- ARGV[1] rate per second ('' = do not charge)   ARGV[2] burst   ARGV[3] cost
--- then 5 per story: registry field, expected entry ('' = none), new entry ('' = the
---   story is not appended), priority ('1' | '0'), payload (the encoded event, or '')
+-- KEYS: registry lane priority bucket
+--   the item-version registry, the partner's routine received stream (its lane), the
+--   priority received stream, the partner's rate bucket (one hash tag: acceptance.py)
+-- ARGV: rate_per_second burst cost (field expected entry priority payload)...
+--   rate per second ('' = do not charge), burst, cost; then 5 per story: registry field,
+--   expected entry ('' = none), new entry ('' = the story is not appended), priority
+--   ('1' | '0'), payload (the encoded event, or '')
 -- Returns {'limited', wait_ms}, {'raced', n} (story n's entry moved since it was read:
 -- nothing written, decide again) or {'ok', entry id or '' per story}.
 local registry, bucket = KEYS[1], KEYS[4]

@@ -27,11 +27,12 @@ from services.ingest.ratelimit import RateLimit, retry_after_seconds
 from shared.connections import RedisClient
 from shared.events import ReceivedAs, StoryReceived
 from shared.keys import Keys
+from shared.scripts import LuaScript
 from shared.streams import encode_event
 
 AcceptOutcome = Literal["accepted", "duplicate", "superseded", "killed"]
 _KILLED = ":killed"  # registry entries are "<version>" or "<version>:killed"
-_SCRIPT = (Path(__file__).parent / "accept.lua").read_text()
+_SCRIPT = LuaScript.load(Path(__file__).with_name("accept.lua"))
 _MAX_RACES = 5
 
 
@@ -96,7 +97,6 @@ class Acceptor:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self.script = redis.register_script(_SCRIPT)
 
     async def accept(
         self, partner: str, events: Sequence[StoryReceived], limit: RateLimit | None
@@ -138,7 +138,7 @@ class Acceptor:
                     "1" if is_priority(event) else "0",
                     payload,
                 ]
-            reply = [_text(part) for part in await self.script(keys=script_keys, args=args)]
+            reply = [_text(part) for part in await _SCRIPT.run(self.redis, script_keys, args)]
             if reply[0] == "limited":
                 return RateLimited(retry_after_seconds(int(reply[1])))
             if reply[0] == "ok":

@@ -1,4 +1,4 @@
-"""The queue's Lua scripts: loaded once from `lua/*.lua`, called by SHA, one calling convention.
+"""The queue's Lua scripts (`lua/*.lua`), run through shared.scripts, with named arguments.
 
 Each script file declares, in its header, the keys it touches (`-- KEYS:`, patterns
 under the outlet's base such as `d:{id}`) and its named arguments in order
@@ -11,29 +11,26 @@ script cache (restart, failover, a new cluster node) gets the source once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from shared.connections import RedisClient
+from shared.scripts import LuaScript
 
 LUA = Path(__file__).with_name("lua")
 
 
 @dataclass(frozen=True)
 class Script:
-    name: str
-    source: str
+    lua: LuaScript
     keys: tuple[str, ...]
     args: tuple[str, ...]
 
     @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+    def name(self) -> str:
+        return self.lua.name
 
     def arguments(self, base: str, named: dict[str, Any]) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV for one call, in the declared order."""
@@ -47,23 +44,13 @@ class Script:
 
     async def call(self, redis: RedisClient, base: str, **named: Any) -> Any:
         keys, args = self.arguments(base, named)
-        try:
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await redis.eval(self.source, len(keys), *keys, *args)
-
-
-def _declared(text: str, label: str) -> tuple[str, ...]:
-    for line in text.splitlines():
-        if line.startswith(f"-- {label}:"):
-            return tuple(line.split(":", 1)[1].split())
-    raise ValueError(f"no `-- {label}:` line")
+        return await self.lua.run(redis, keys, args)
 
 
 @cache
 def script(name: str) -> Script:
-    body = (LUA / f"{name}.lua").read_text()
-    keys, args = _declared(body, "KEYS"), _declared(body, "ARGV")
+    lua = LuaScript.load(LUA / f"{name}.lua", prelude=[LUA / "helpers.lua"])
+    keys, args = lua.declared("KEYS"), lua.declared("ARGV")
     if args[0] != "base" or args[-1] != "retention_ms":
         raise ValueError(f"{name}.lua: ARGV must start with base and end with retention_ms")
-    return Script(name, (LUA / "helpers.lua").read_text() + "\n" + body, keys, args)
+    return Script(lua, keys, args)

@@ -28,13 +28,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from redis.exceptions import NoScriptError
+from pathlib import Path
+from typing import Literal
 
 from services.enrich.related.features import DOCS_FIELD, IndexEntry
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.scripts import LuaScript
+
+_LUA = Path(__file__).with_name("lua")
 
 PutOutcome = Literal["indexed", "killed", "stale"]
 
@@ -48,129 +50,9 @@ class IndexPolicy:
     expire_batch: int = 16  # expired entries dropped per write (amortised housekeeping)
 
 
-class _Script:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+_CANDIDATES = LuaScript.load(_LUA / "candidates.lua")
 
-    async def __call__(self, redis: RedisClient, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return await redis.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await redis.eval(self.source, len(keys), *keys, *args)
-
-
-_CANDIDATES = _Script(
-    """
--- KEYS: docs, embargoed, postings...   ARGV: exclude, now, per_posting, max_candidates,
--- mode ('earlier' | 'around'), from, until, weight per posting...
-local exclude, now = ARGV[1], tonumber(ARGV[2])
-local per, cap, mode = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local from, untl = ARGV[6], ARGV[7]
-local acc, ids = {}, {}
-local function add(members, w)
-  for _, id in ipairs(members) do
-    if acc[id] == nil then acc[id] = 0; ids[#ids + 1] = id end
-    acc[id] = acc[id] + w
-  end
-end
-for i = 3, #KEYS do
-  local w = tonumber(ARGV[5 + i])
-  if mode == 'earlier' then
-    add(redis.call('ZREVRANGEBYSCORE', KEYS[i], untl, from, 'LIMIT', 0, per), w)
-  else
-    local half = math.ceil(per / 2)
-    add(redis.call('ZREVRANGEBYSCORE', KEYS[i], untl, '-inf', 'LIMIT', 0, half), w)
-    add(redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. untl, '+inf', 'LIMIT', 0, half), w)
-  end
-end
-table.sort(ids, function(a, b) return acc[a] > acc[b] end)
-local out = {}
-for _, id in ipairs(ids) do
-  if #out >= 2 * cap then break end
-  if id ~= exclude then
-    local until_ts = redis.call('ZSCORE', KEYS[2], id)
-    if not until_ts or tonumber(until_ts) <= now then
-      local entry = redis.call('HGET', KEYS[1], id)
-      if entry then out[#out + 1] = id; out[#out + 1] = entry end
-    end
-  end
-end
-return out
-"""
-)
-
-_PUT = _Script(
-    """
--- KEYS: docs, df, embargoed, killed, expiry, old postings (n_old)..., new postings (n_new)...,
---       postings of the expired entries being dropped...
--- ARGV: id, expected sha1 of current entry ('' if none), action ('put' | 'kill'), entry,
--- first, embargo ('' if none), now, cutoff, posting_cap, ttl_ms, n_old, n_new, n_expired,
--- then per expired entry: its id and how many of the trailing KEYS are its postings,
--- then the df fields...
-local docs, df, embargoed, killed, expiry = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, expected, action = ARGV[1], ARGV[2], ARGV[3]
-local now, cutoff = tonumber(ARGV[7]), tonumber(ARGV[8])
-local posting_cap, ttl_ms = tonumber(ARGV[9]), tonumber(ARGV[10])
-local n_old, n_new, n_expired = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-
-local current = redis.call('HGET', docs, id)
-local current_sha = ''
-if current then current_sha = redis.sha1hex(current) end
-if current_sha ~= expected then return 'conflict' end
-
--- amortised housekeeping: drop a few entries indexed longer ago than the ttl (with their
--- posting ids), old tombstones, lifted embargoes
-local key_at, arg_at = 6 + n_old + n_new, 14
-for _ = 1, n_expired do
-  local old_id, n = ARGV[arg_at], tonumber(ARGV[arg_at + 1])
-  local indexed = redis.call('ZSCORE', expiry, old_id)
-  -- another replica may have dropped (or a kill removed) it since it was read
-  if old_id ~= id and indexed and tonumber(indexed) <= cutoff then
-    for i = key_at, key_at + n - 1 do redis.call('ZREM', KEYS[i], old_id) end
-    redis.call('HDEL', docs, old_id)
-    redis.call('ZREM', expiry, old_id)
-  end
-  key_at, arg_at = key_at + n, arg_at + 2
-end
-redis.call('ZREMRANGEBYSCORE', killed, '-inf', cutoff)
-redis.call('ZREMRANGEBYSCORE', embargoed, '-inf', now)
-
-if redis.call('ZSCORE', killed, id) then return 'killed' end
-for i = 6, 5 + n_old do redis.call('ZREM', KEYS[i], id) end
-
-if action == 'kill' then
-  redis.call('HDEL', docs, id)
-  redis.call('ZREM', expiry, id)
-  redis.call('ZREM', embargoed, id)
-  redis.call('ZADD', killed, now, id)
-  return 'killed'
-end
-
-local first = tonumber(ARGV[5])
-redis.call('HSET', docs, id, ARGV[4])
--- a new version is fresh copy: its time in the index starts again
-redis.call('ZADD', expiry, now, id)
-if not current then
-  -- document frequencies count stories, not versions
-  redis.call('HINCRBY', df, '#docs', 1)
-  for i = arg_at, #ARGV do redis.call('HINCRBY', df, ARGV[i], 1) end
-end
-if ARGV[6] ~= '' and tonumber(ARGV[6]) > now then
-  redis.call('ZADD', embargoed, ARGV[6], id)
-else
-  redis.call('ZREM', embargoed, id)
-end
-for i = 6 + n_old, 5 + n_old + n_new do
-  local key = KEYS[i]
-  redis.call('ZADD', key, first, id)
-  local size = redis.call('ZCARD', key)
-  if size > posting_cap then redis.call('ZREMRANGEBYRANK', key, 0, size - posting_cap - 1) end
-  redis.call('PEXPIRE', key, ttl_ms)
-end
-return 'indexed'
-"""
-)
+_PUT = LuaScript.load(_LUA / "put.lua")
 
 
 def _text(value: bytes | str) -> str:
@@ -231,7 +113,7 @@ class StoryIndex:
             return []
         mode = "earlier" if earlier_than is not None else "around"
         until = earlier_than if earlier_than is not None else query.first
-        reply = await _CANDIDATES(
+        reply = await _CANDIDATES.run(
             self.redis,
             [self.docs, self.embargoed, *weights],
             [
@@ -276,7 +158,7 @@ class StoryIndex:
             old_postings = self.postings_of(current) if current else []
             new_postings = self.postings_of(entry) if entry and entry.status == "usable" else []
             expired = await self._expired(expired_ids)
-            outcome = await _PUT(
+            outcome = await _PUT.run(
                 self.redis,
                 [
                     self.docs,
