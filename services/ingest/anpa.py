@@ -24,10 +24,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.ingest import wire
-from services.ingest.items import ItemError, Reading, refuse_if_blank
+from services.ingest.items import ItemError, Reading, story_from
 from shared.story import Story
 
 FORMAT = "anpa1312"
@@ -95,12 +93,7 @@ def story_from_anpa(body: bytes, reading: Reading) -> Story:
         reading.warn(
             "/", header[1] if len(header) > 1 else "", "no ANPA keyword line; priority and slug not read"
         )
-    try:
-        story = Story.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ItemError("/", f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    return refuse_if_blank(story, "/", "a heading (^ lines) or text between STX and ETX")
+    return story_from(fields, "/", "a heading (^ lines) or text between STX and ETX")
 
 
 def _slug(heading: list[str], second: re.Match[str] | None) -> str | None:

@@ -20,10 +20,8 @@ import html
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.ingest import wire
-from services.ingest.items import ItemError, Reading, refuse_if_blank
+from services.ingest.items import ItemError, Reading, story_from
 from shared.story import Story
 
 FORMAT = "iptc7901"
@@ -66,12 +64,7 @@ def story_from_iptc7901(body: bytes, reading: Reading) -> Story:
         "slugline": slug,
         "body_html": "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs),
     }
-    try:
-        story = Story.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ItemError("/", f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    return refuse_if_blank(story, "/", "a headline (the first line after STX) or text before ETX")
+    return story_from(fields, "/", "a headline (the first line after STX) or text before ETX")
 
 
 def _paragraphs(text: str) -> list[str]:

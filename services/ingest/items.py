@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from shared.events import IngestWarning
 from shared.story import MAX_VERSION, Story
 
@@ -90,6 +92,17 @@ class ParsedItem:
     error: ItemError | None = None
     skipped: str | None = None  # set for parts of a message that are not news items
     warnings: list[IngestWarning] = field(default_factory=list)
+
+
+def story_from(fields: dict[str, Any], where: str, looked: str) -> Story:
+    """The Story a markup or wire parser read: a value the model refuses is named at `where`,
+    and an item with nothing a reader could see is refused (`looked` says where we looked)."""
+    try:
+        story = Story.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ItemError(where, f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    return refuse_if_blank(story, where, looked)
 
 
 def refuse_if_blank(story: Story, where: str, looked: str) -> Story:

@@ -18,14 +18,12 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element, tostring
 
-from pydantic import ValidationError
-
 from services.ingest.dates import read_datetime
 from services.ingest.items import (
     ItemError,
     ParsedItem,
     Reading,
-    refuse_if_blank,
+    story_from,
     version_number,
     whole_number,
 )
@@ -137,13 +135,8 @@ def story_from_news_item(item: Element, reading: Reading, path: str = "/newsItem
     }
     if not fields["associations"] and kind == "composite":
         reading.warn(f"{path}/groupSet", "", "a package without members; kept as an empty composite")
-    try:
-        story = Story.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ItemError(path, f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    return refuse_if_blank(
-        story,
+    return story_from(
+        fields,
         path,
         "a headline (contentMeta/headline, an inline title or hl1), a body (contentSet/inlineXML or "
         "inlineData), a description, renditions (remoteContent) or package members (groupSet)",

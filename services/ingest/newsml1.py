@@ -19,14 +19,12 @@ from __future__ import annotations
 from typing import Any
 from xml.etree.ElementTree import Element, tostring
 
-from pydantic import ValidationError
-
 from services.ingest.dates import read_datetime
 from services.ingest.items import (
     ItemError,
     ParsedItem,
     Reading,
-    refuse_if_blank,
+    story_from,
     version_number,
     whole_number,
 )
@@ -111,13 +109,8 @@ def story_from_newsml1_item(item: Element, reading: Reading, path: str, priority
         ]
     else:
         fields["renditions"] = [_rendition(c) for c in media_parts]
-    try:
-        story = Story.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ItemError(path, f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    return refuse_if_blank(
-        story,
+    return story_from(
+        fields,
         path,
         "a headline (NewsLines/HeadLine), a body (ContentItem/DataContent) or media (ContentItem/@Href)",
     )

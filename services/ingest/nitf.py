@@ -18,10 +18,8 @@ import hashlib
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from pydantic import ValidationError
-
 from services.ingest.dates import read_datetime
-from services.ingest.items import ItemError, Reading, refuse_if_blank, version_number, whole_number
+from services.ingest.items import ItemError, Reading, story_from, version_number, whole_number
 from services.ingest.sanitising import clean_html, html_to_text
 from services.ingest.subjects import with_parents
 from services.ingest.xmldocs import (
@@ -90,13 +88,8 @@ def story_from_nitf(nitf: Element, reading: Reading, base: str = "/nitf") -> Sto
             ]
         ),
     }
-    try:
-        story = Story.model_validate(fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ItemError(base, f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    return refuse_if_blank(
-        story, base, "a headline (body.head/hedline/hl1, head/title, an inline hl1 or title) or body.content"
+    return story_from(
+        fields, base, "a headline (body.head/hedline/hl1, head/title, an inline hl1 or title) or body.content"
     )
 
 
