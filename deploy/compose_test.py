@@ -41,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared.config import load_config  # noqa: E402
 from shared.keys import Keys  # noqa: E402
 from shared.streams import Streams  # noqa: E402
 
@@ -57,7 +58,12 @@ UP = ("up", "-d", "--no-build", "--scale", f"enrich={ENRICH}", "--scale", f"publ
 PARTNER_KEY = "demo-partner-key"
 EDITOR_TOKEN = "demo-editor-token"
 OUTLET = "demo"
-STREAMS = Streams.for_keys(Keys())
+# Enrich reads one lane per partner besides the shared streams: the partners come from the
+# config the stack runs with.
+STREAMS = Streams.for_keys(
+    Keys(), [partner.id for partner in load_config(ROOT / "deploy" / "newsroom.compose.toml").partners]
+)
+ENRICH_STREAMS = [stream.name for stream in STREAMS.for_enrich()]
 HEALTHY_TIMEOUT = 600
 DRAIN_TIMEOUT = 300
 STARTED = time.monotonic()
@@ -291,12 +297,12 @@ def consumers_by_replica(service: str, streams: list[str], group: str) -> dict[s
     return found
 
 
-def busiest(service: str, stream: str, group: str) -> str:
+def busiest(service: str, streams: list[str], group: str) -> str:
     """The replica holding the most unacknowledged entries (waiting up to 5 s for one that
     holds any), so that killing it takes work down with it."""
     deadline = time.monotonic() + 5
     while True:
-        consumers = consumers_by_replica(service, [stream], group)
+        consumers = consumers_by_replica(service, streams, group)
         pending, name = max(
             ((info["pending"], name) for name, info in consumers.items() if not name.startswith("gone:")),
             default=(0, ""),
@@ -530,8 +536,8 @@ def main() -> int:
     faults: list[str] = []
     try:
         _wait_for(lambda: feeder.count() >= STORIES // 4, feeder, "a quarter of the stories")
-        enrich_victim = busiest("enrich", STREAMS.received.name, STREAMS.received.group)
-        publish_victim = busiest("publish", STREAMS.enriched.name, STREAMS.enriched.group)
+        enrich_victim = busiest("enrich", ENRICH_STREAMS, STREAMS.received.group)
+        publish_victim = busiest("publish", [STREAMS.enriched.name], STREAMS.enriched.group)
         for victim in (enrich_victim, publish_victim):
             name = replica_name(victim)
             run("docker", "kill", victim)
@@ -603,9 +609,7 @@ def main() -> int:
         "publish": count_events(logs, "story routed"),
     }
     consumers = {
-        "enrich": consumers_by_replica(
-            "enrich", [STREAMS.received.name, STREAMS.received_priority.name], STREAMS.received.group
-        ),
+        "enrich": consumers_by_replica("enrich", ENRICH_STREAMS, STREAMS.received.group),
         "publish": consumers_by_replica("publish", [STREAMS.enriched.name], STREAMS.enriched.group),
     }
     for service, expected in (("enrich", ENRICH), ("publish", PUBLISH)):
