@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +28,9 @@ from tests.helpers.pipeline import Pipeline, percentile
 from tests.helpers.ports import free_port
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
+
+if TYPE_CHECKING:
+    from shared.redis_client import RedisClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NEWSROOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -370,7 +373,7 @@ class Relay:
             raise RuntimeError(f"relay answered {response.status_code}")
 
 
-async def _relay_ingest(redis: Any, stream: str, port: int) -> None:
+async def _relay_ingest(redis: RedisClient, stream: str, port: int) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -389,7 +392,7 @@ async def _relay_ingest(redis: Any, stream: str, port: int) -> None:
     await uvicorn.Server(config).serve()
 
 
-async def _relay_worker(redis: Any, source: str, group: str, forward: Any) -> None:
+async def _relay_worker(redis: RedisClient, source: str, group: str, forward: Any) -> None:
     consumer = f"{group}-{os.getpid()}"
     while True:
         batches = await redis.xreadgroup(group, consumer, {source: ">"}, count=50, block=1000)
@@ -403,11 +406,13 @@ def _relay_main(role: str) -> None:
     from redis.asyncio import Redis
     from redis.exceptions import ResponseError
 
+    from shared.redis_client import as_client
+
     prefix = os.environ["RELAY_PREFIX"]
     first, second = f"{{{prefix}:a}}:stream", f"{{{prefix}:b}}:stream"
 
     async def run() -> None:
-        redis = Redis.from_url(os.environ["REDIS_URL"])
+        redis = as_client(Redis.from_url(os.environ["REDIS_URL"]))
         for stream, group in ((first, "hop"), (second, "deliver")):
             try:
                 await redis.xgroup_create(stream, group, id="0", mkstream=True)
@@ -418,8 +423,8 @@ def _relay_main(role: str) -> None:
             await _relay_ingest(redis, first, int(os.environ["RELAY_PORT"]))
         elif role == "hop":
 
-            async def forward(fields: dict[Any, Any]) -> None:
-                await redis.xadd(second, fields)
+            async def forward(fields: dict[bytes, bytes]) -> None:
+                await redis.xadd(second, {name: value for name, value in fields.items()})
 
             await _relay_worker(redis, first, "hop", forward)
         else:
