@@ -206,8 +206,11 @@ async def test_deliveries_to_one_outlet_reuse_its_connection(settings: Settings,
             events = [story_event(uri=f"urn:wire:kept:{n}") for n in range(3)]
             for event in events:
                 await publisher.accept(event)
-            for event in events:
-                await until(lambda e=event: _is(publisher, "kept", e, "delivered"), timeout=10)
+
+            async def all_delivered() -> bool:
+                return all([await _is(publisher, "kept", e, "delivered") for e in events])
+
+            await until(all_delivered, timeout=10)
     assert outlet.requests == 3
     assert outlet.opened == 1
 
