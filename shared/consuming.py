@@ -91,7 +91,7 @@ class StreamConsumer(Generic[M]):
     def attach(self) -> None:
         settings, stream = self.settings, self.stream
 
-        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+        @self.broker.subscriber(
             stream=StreamSub(
                 stream.name,
                 group=stream.group,
@@ -107,7 +107,7 @@ class StreamConsumer(Generic[M]):
             raw = msg.raw_message
             await self._process(list(zip(raw["message_ids"], raw["data"], strict=True)), 1)
 
-        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+        @self.broker.subscriber(
             stream=StreamSub(
                 stream.name,
                 group=stream.group,

@@ -18,6 +18,7 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from shared.connections import RedisClient
+from shared.redis_client import RedisPipeline
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class LuaScript:
         except NoScriptError:
             return await redis.eval(self.source, len(keys), *keys, *args)
 
-    def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
+    def queue(self, pipe: RedisPipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Add one call to a pipeline. By source, not SHA: a pipeline cannot fall back on
         NOSCRIPT per command, and the scripts sent this way are a few lines."""
         pipe.eval(self.source, len(keys), *keys, *args)
