@@ -215,9 +215,7 @@ async def test_an_entry_id_in_another_lane_never_touches_this_lanes_error_note(
     # Two partners' lanes share a hash tag; XADD '*' in the same millisecond gives both
     # the same entry id. Each lane's error note must survive the other lane's traffic.
     lane_a, lane_b = (Stream(settings.keys.received_lane(p), "enrich") for p in ("a", "b"))
-    entry_id = "1700000000000-0"
-    for lane in (lane_a, lane_b):
-        await redis.xadd(lane.name, {"__data__": await encode_event(Ping(story_id=lane.name))}, id=entry_id)
+    entry_id = "1700000000000-0"  # the same id in both lanes
     fields = {b"__data__": await encode_event(Ping(story_id="x"))}
 
     def consumer(lane: Stream, error: str | None) -> StreamConsumer[Ping]:
