@@ -1,7 +1,8 @@
 """Ranking candidates into related links and duplicates (pure).
 
 score = lexical × (1 + ENTITY_BOOST · entities) × time prior, where
-- lexical = cosine of the stories' top-term tf-idf vectors;
+- lexical = cosine of the stories' tf-idf vectors over their whole copy, both
+  weighed with the index's document frequencies *now* (`features.Rarity`);
 - entities = cosine of their rarity-weighted (idf) entity-id sets, 0 when
   either story has no entity tags, so the scorer works with and without a tagger;
 - time prior = (1 - TIME_WEIGHT) + TIME_WEIGHT · exp(-days apart / tau).
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.enrich.related import minhash, text
-from services.enrich.related.features import IndexEntry
+from services.enrich.related.features import IndexEntry, Rarity
 from shared.events import RelatedLink
 
 DAY = 86400.0
@@ -56,6 +57,20 @@ class Scored:
     shared: list[str] = field(default_factory=list)  # names of the shared entities, rarest first
     days_apart: float = 0.0
     jaccard: float = 0.0
+    vector: Mapping[str, float] = field(default_factory=dict)  # the entry's tf-idf, as scored
+
+
+@dataclass(frozen=True)
+class Weighed:
+    """An entry with the index's rarity applied: its tf-idf vector and entity weights."""
+
+    entry: IndexEntry
+    vector: dict[str, float]
+    entities: dict[str, float]
+
+    @classmethod
+    def of(cls, entry: IndexEntry, rarity: Rarity) -> Weighed:
+        return cls(entry, rarity.vector(entry.terms), rarity.entity_weights(entry.entities))
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -64,35 +79,38 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(w * b.get(t, 0.0) for t, w in a.items())
 
 
-def entity_overlap(query: IndexEntry, other: IndexEntry) -> tuple[float | None, list[str]]:
+def entity_overlap(query: Weighed, other: Weighed) -> tuple[float | None, list[str]]:
     """Cosine over idf-weighted entity sets; None when either story has no entities."""
     if not query.entities or not other.entities:
         return None, []
     shared = sorted(
-        (eid for eid in query.entities if eid in other.entities), key=lambda e: -query.entities[e][1]
+        (eid for eid in query.entities if eid in other.entities), key=lambda e: -query.entities[e]
     )
     if not shared:
         return 0.0, []
-    dot = sum(query.entities[e][1] * other.entities[e][1] for e in shared)
-    norm_q = math.sqrt(sum(w * w for _, w in query.entities.values()))
-    norm_o = math.sqrt(sum(w * w for _, w in other.entities.values()))
-    return dot / (norm_q * norm_o), [query.entities[e][0] for e in shared]
+    dot = sum(query.entities[e] * other.entities[e] for e in shared)
+    norm_q = math.sqrt(sum(w * w for w in query.entities.values()))
+    norm_o = math.sqrt(sum(w * w for w in other.entities.values()))
+    return dot / (norm_q * norm_o), [query.entry.entities[e] for e in shared]
 
 
-def score(query: IndexEntry, other: IndexEntry, policy: Policy = Policy()) -> Scored:
-    lexical = cosine(query.terms, other.terms)
+def score(query: Weighed, other: Weighed, policy: Policy = Policy()) -> Scored:
+    lexical = cosine(query.vector, other.vector)
     entity, shared = entity_overlap(query, other)
     relevance = lexical * (1 + policy.entity_boost * (entity or 0.0))
-    days = abs(query.first - other.first) / DAY
+    days = abs(query.entry.first - other.entry.first) / DAY
     prior = (1 - policy.time_weight) + policy.time_weight * math.exp(-days / policy.tau_days)
     return Scored(
-        entry=other,
+        entry=other.entry,
         score=relevance * prior,
         lexical=lexical,
         entity=entity,
         shared=shared,
         days_apart=days,
-        jaccard=minhash.jaccard(query.sketch, other.sketch) if lexical >= policy.duplicate_gate else 0.0,
+        jaccard=minhash.jaccard(query.entry.sketch, other.entry.sketch)
+        if lexical >= policy.duplicate_gate
+        else 0.0,
+        vector=other.vector,
     )
 
 
@@ -105,14 +123,16 @@ def is_duplicate(a: IndexEntry, b: IndexEntry, jaccard: float, policy: Policy = 
 
 
 def split_duplicates(
-    query: IndexEntry, candidates: Iterable[IndexEntry], policy: Policy = Policy()
+    query: IndexEntry, candidates: Iterable[IndexEntry], rarity: Rarity, policy: Policy = Policy()
 ) -> tuple[list[Scored], list[Scored]]:
-    """(related candidates, near-duplicates), each scored; itself and its versions left out."""
+    """(related candidates, near-duplicates), each scored with `rarity`; itself and its
+    versions left out."""
     related, duplicates = [], []
+    weighed = Weighed.of(query, rarity)
     for other in candidates:
         if other.story_id == query.story_id:
             continue
-        scored = score(query, other, policy)
+        scored = score(weighed, Weighed.of(other, rarity), policy)
         if is_duplicate(query, other, scored.jaccard, policy):
             duplicates.append(scored)
         else:
@@ -142,7 +162,7 @@ def publish(scored: Iterable[Scored], k: int, policy: Policy = Policy()) -> list
         if len(chosen) >= k:
             break
         if any(
-            cosine(candidate.entry.terms, pick.entry.terms) >= policy.duplicate_gate
+            cosine(candidate.vector, pick.vector) >= policy.duplicate_gate
             and is_duplicate(
                 candidate.entry,
                 pick.entry,
