@@ -34,6 +34,10 @@ POSTED_TERMS = 16  # of those, the ones that make a story findable (postings per
 MAX_ENTITIES = 16  # entity ids kept (and posted) per story
 UNKNOWN_LANGUAGE = "und"
 DOCS_FIELD = "#docs"  # the document count beside the term frequencies
+# An entry's stored norms were computed with the frequencies of the index it was weighed
+# in; they stand while the index has at most grown by this factor since (idf moves by
+# at most log(2) then). Older norms are recomputed from the frequencies of the moment.
+NORM_FRESH_GROWTH = 2
 
 
 @dataclass(frozen=True)
@@ -78,15 +82,27 @@ class Rarity:
     def idf(self, field: str) -> float:
         return idf(self.df.get(field, 0), self.docs)
 
+    def weights(self, counts: Mapping[str, int]) -> dict[str, float]:
+        """tf-idf of the given counts (not normalised)."""
+        return {term: term_weight(count) * self.idf(term) for term, count in counts.items()}
+
     def vector(self, counts: Mapping[str, int]) -> dict[str, float]:
         """tf-idf over the given counts, unit length."""
-        vec = {term: term_weight(count) * self.idf(term) for term, count in counts.items()}
-        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        vec = self.weights(counts)
+        norm = length_of(vec.values()) or 1.0
         return {term: w / norm for term, w in vec.items()}
 
     def entity_weights(self, entity_ids: Iterable[str]) -> dict[str, float]:
         """Rarity of each entity id: a story's country says little, its town says a lot."""
         return {e: self.idf(entity_df_field(e)) for e in entity_ids}
+
+    def fresh(self, entry: IndexEntry) -> bool:
+        """Whether the entry's stored norms still hold in the index of this moment."""
+        return entry.weighed_docs > 0 and self.docs <= NORM_FRESH_GROWTH * entry.weighed_docs
+
+
+def length_of(weights: Iterable[float]) -> float:
+    return math.sqrt(sum(w * w for w in weights))
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,9 @@ class IndexEntry:
     terms: dict[str, int]  # term -> count in the copy, rarest first (at index time)
     entities: dict[str, str]  # id -> name, most relevant first
     sketch_b64: str
+    weighed_docs: int = 0  # stories in the index when it was weighed (0: norms unknown)
+    term_norm: float = 0.0  # length of its tf-idf vector then
+    entity_norm: float = 0.0  # length of its entity weights then
 
     @cached_property
     def sketch(self) -> minhash.Sketch:
@@ -184,6 +203,9 @@ class IndexEntry:
                 "w": self.terms,
                 "e": [[eid, name] for eid, name in self.entities.items()],
                 "m": self.sketch_b64,
+                "d": self.weighed_docs,
+                "z": round(self.term_norm, 4),
+                "y": round(self.entity_norm, 4),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -192,6 +214,8 @@ class IndexEntry:
     @classmethod
     def from_json(cls, raw: str | bytes) -> IndexEntry:
         data = json.loads(raw)
+        # Entries written before counts were kept hold weights below 1: a count of 1.
+        terms = {term: max(1, round(count)) for term, count in data["w"].items()}
         return cls(
             story_id=data["i"],
             partner=data["p"],
@@ -202,10 +226,12 @@ class IndexEntry:
             first=data["t"],
             status=data["s"],
             embargo=data["x"],
-            # Entries written before counts were kept hold weights below 1: a count of 1.
-            terms={term: max(1, round(count)) for term, count in data["w"].items()},
+            terms=terms,
             entities={item[0]: item[1] for item in data["e"]},
             sketch_b64=data["m"],
+            weighed_docs=data.get("d", 0),
+            term_norm=data.get("z", 0.0),
+            entity_norm=data.get("y", 0.0),
         )
 
 
@@ -227,4 +253,7 @@ def weigh(analysis: Analysis, df: Mapping[str, int], docs: int) -> IndexEntry:
         terms={term: analysis.counts[term] for term, _ in top},
         entities={e.id: e.name for e in analysis.entities},
         sketch_b64=minhash.encode(analysis.sketch),
+        weighed_docs=docs,
+        term_norm=length_of(w for _, w in top),
+        entity_norm=length_of(rarity.entity_weights(e.id for e in analysis.entities).values()),
     )

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from services.enrich.related.features import DOCS_FIELD, IndexEntry, Rarity
+from services.enrich.related.features import DOCS_FIELD, NORM_FRESH_GROWTH, IndexEntry, Rarity
 from shared.connections import RedisClient
 from shared.keys import Keys
 from shared.scripts import LuaScript
@@ -75,7 +75,7 @@ class Prepared:
 @dataclass(frozen=True)
 class Candidates:
     entries: list[IndexEntry]
-    df: dict[str, int]  # document frequencies of the entries' terms and entities
+    df: dict[str, int]  # frequencies of the terms and entities of entries whose norms are stale
 
 
 def _text(value: bytes | str) -> str:
@@ -107,15 +107,15 @@ class StoryIndex:
             *(self.entity_posting(entry.language, e) for e in entry.entities),
         ]
 
-    async def frequencies(self, fields: Iterable[str]) -> tuple[dict[str, int], int]:
+    async def frequencies(self, fields: Iterable[str]) -> Rarity:
         """Document frequencies of the given terms / entity fields, and the number of stories."""
         names = list(dict.fromkeys(fields))
-        return self._frequencies(names, await self.redis.hmget(self.df, [DOCS_FIELD, *names]))
+        return self._rarity(names, await self.redis.hmget(self.df, [DOCS_FIELD, *names]))
 
     @staticmethod
-    def _frequencies(names: list[str], values: Sequence[bytes | None]) -> tuple[dict[str, int], int]:
-        docs = int(values[0] or 0)
-        return {name: int(v) for name, v in zip(names, values[1:], strict=True) if v}, docs
+    def _rarity(names: list[str], values: Sequence[bytes | None]) -> Rarity:
+        df = {name: int(v) for name, v in zip(names, values[1:], strict=True) if v}
+        return Rarity(df, int(values[0] or 0))
 
     async def prepare(self, story_id: str, fields: Iterable[str], *, now: float) -> Prepared:
         """One round trip before linking: the fields' frequencies and the write's pre-read."""
@@ -127,8 +127,7 @@ class StoryIndex:
                 pipe, [self.docs, self.expiry], [now - self.policy.ttl_seconds, self.policy.expire_batch]
             )
             values, current, expired = await pipe.execute()
-        df, docs = self._frequencies(names, values)
-        return Prepared(Rarity(df, docs), current, self._expired(expired))
+        return Prepared(self._rarity(names, values), current, self._expired(expired))
 
     async def get(self, story_id: str) -> IndexEntry | None:
         raw = await self.redis.hget(self.docs, story_id)
@@ -164,6 +163,7 @@ class StoryIndex:
                 mode,
                 "-inf" if since is None else since,
                 until,
+                NORM_FRESH_GROWTH,
                 *weights.values(),
             ],
         )

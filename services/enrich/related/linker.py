@@ -113,7 +113,7 @@ class RelatedLinker:
         entry = await self.index.get(story_id)
         if entry is None or not visible(entry):
             return None
-        known = Rarity(*await self.index.frequencies(entry.df_fields()))
+        known = await self.index.frequencies(entry.df_fields())
         found = await self.index.candidates(entry, self.query_weights(entry, known), now=now.timestamp())
         candidates = [c for c in found.entries if visible(c)]
         related, duplicates = split_duplicates(entry, candidates, self.rarity(known, found), self.policy)

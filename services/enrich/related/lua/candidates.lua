@@ -1,14 +1,17 @@
 -- Candidates for a related-stories query: entries sharing postings with the query,
 -- most shared weight first, skipping the excluded id and embargoed entries (index.py);
--- with the document frequencies of every term and entity of the entries returned, so
--- the caller weighs query and candidates with the index's rarity of this moment.
+-- with the document frequencies of every term and entity of the entries whose stored
+-- norms are stale (weighed when the index had fewer than 1/growth of its stories now),
+-- so the caller weighs them with the index's rarity of this moment.
 -- KEYS: docs, embargoed, df, postings...
 -- ARGV: exclude, now, per_posting, max_candidates, mode ('earlier' | 'around'), from,
---       until, weight per posting...
+--       until, growth, weight per posting...
 -- Returns {{id, entry, ...}, {field, df, ...}}.
 local exclude, now = ARGV[1], tonumber(ARGV[2])
 local per, cap, mode = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local from, untl = ARGV[6], ARGV[7]
+local growth = tonumber(ARGV[8])
+local docs = tonumber(redis.call('HGET', KEYS[3], '#docs') or '0')
 local FIRST_POSTING = 4
 local acc, ids = {}, {}
 local function add(members, w)
@@ -18,7 +21,7 @@ local function add(members, w)
   end
 end
 for i = FIRST_POSTING, #KEYS do
-  local w = tonumber(ARGV[8 + i - FIRST_POSTING])
+  local w = tonumber(ARGV[9 + i - FIRST_POSTING])
   if mode == 'earlier' then
     add(redis.call('ZREVRANGEBYSCORE', KEYS[i], untl, from, 'LIMIT', 0, per), w)
   else
@@ -40,9 +43,12 @@ for _, id in ipairs(ids) do
       local entry = redis.call('HGET', KEYS[1], id)
       if entry then
         out[#out + 1] = id; out[#out + 1] = entry
-        local decoded = cjson.decode(entry)
-        for term, _ in pairs(decoded.w) do want(term) end
-        for _, e in ipairs(decoded.e) do want('e:' .. e[1]) end
+        local weighed = tonumber(string.match(entry, '"d":(%d+)') or '0')
+        if weighed == 0 or docs > growth * weighed then
+          local decoded = cjson.decode(entry)
+          for term, _ in pairs(decoded.w) do want(term) end
+          for _, e in ipairs(decoded.e) do want('e:' .. e[1]) end
+        end
       end
     end
   end
