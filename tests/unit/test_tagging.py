@@ -165,6 +165,20 @@ def test_headline_capitals_do_not_invent_people(tagger: Tagger) -> None:
     assert {m.text for m in people["kb:person/vladimir-putin"].mentions} == {"Putin", "Vladimir Putin"}
 
 
+def test_a_surname_is_the_person_named_in_full_not_the_place_of_that_name(tagger: Tagger) -> None:
+    body = (
+        "MaliVai Washington lost to Alex O'Brien 6-3 6-4 on Friday. Washington, who saved two "
+        "match points, said he was tired. He flies home to Washington on Monday."
+    )
+    tags = tag_one(tagger, body=body)
+    player = next(tag for tag in tags.people if tag.name == "MaliVai Washington")
+    assert [m.start for m in player.mentions] == [0, body.index("Washington, who")]
+    assert player.mentions[1].provenance.endswith("+surname")
+    # After a locative word the name is still the place.
+    (place,) = [tag for tag in tags.places if tag.name == "Washington"]
+    assert [m.start for m in place.mentions] == [body.index("to Washington") + 3]
+
+
 def test_unknown_names_are_tagged_without_an_id(tagger: Tagger) -> None:
     tags = tag_one(
         tagger, "Jane Whitcombe, chief executive of Brackenfield Holdings, said on Monday that sales rose."

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
 from services.enrich.tagging.linking import (
+    LOCATIVE,
     Context,
     best_entry,
     candidates,
@@ -137,6 +138,56 @@ class _Found:
 
 
 _LEGAL_FORMS = {"co", "inc", "corp", "plc", "ltd", "llc", "ag", "sa", "nv", "se", "group", "holdings"}
+# Where NER runs two organisations into one span ("Johnson Controls Inc and Lear Corp.").
+_COORDINATION = re.compile(r",? and |, ")
+# A legal form, then "of" and a place: the company's name ends at the form ("Kia Motor Corp of South Korea").
+_LEGAL_FORM_OF = re.compile(r"\b(?:Co|Inc|Corp|Plc|PLC|Ltd|LLC|AG|SA|NV|SE)\.?(?= of [A-Z])")
+
+
+def run_on_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """An organisation span NER ran on, cut into the names it holds; (start, end) when whole.
+
+    Cut at an unbalanced bracket ("Proleter (Z" → "Proleter"), after a legal form followed by
+    "of" ("Daniels Pharmaceuticals Inc of St. Petersburg" → the company), and at a coordination
+    ("Banc One and First Chicago") when every part is a capitalised name that ends in a legal
+    form or is written on its own elsewhere in the story: "Trade and Industry Ministry" is one
+    name, and its parts are never found alone.
+    """
+    surface = text[start:end]
+    if surface.count("(") != surface.count(")"):
+        cut = surface.find("(") if "(" in surface else surface.find(")")
+        surface = surface[:cut].rstrip()
+    legal = _LEGAL_FORM_OF.search(surface)
+    if legal:
+        surface = surface[: legal.end()]
+    if not surface:
+        return [(start, end)]
+    parts: list[tuple[int, int]] = []
+    offset = 0
+    for match in [*_COORDINATION.finditer(surface), None]:
+        stop = match.start() if match else len(surface)
+        parts.append((start + offset, start + stop))
+        offset = match.end() if match else offset
+    if len(parts) > 1:
+        inside = set(range(start, end))
+
+        def standalone(a: int, b: int) -> bool:
+            name = text[a:b]
+            if not name[:1].isupper():
+                return False
+            if name.rstrip(".").split()[-1].lower() in _LEGAL_FORMS:
+                return True
+            found = text.find(name)
+            while found != -1:
+                if found not in inside:
+                    return True
+                found = text.find(name, found + 1)
+            return False
+
+        if not all(standalone(a, b) for a, b in parts):
+            parts = [(start, start + len(surface))]
+    return parts
+
 
 # A found name with the kind, KB entry (if any) and provenance it was linked with.
 _Linked = tuple[_Found, Kind, Entry | None, str]
@@ -391,7 +442,10 @@ class Tagger:
                     continue
                 if guessed:
                     continue  # headline capitals make NER see names in ordinary words
-            kept.append(span)
+            if kind == "organisation":
+                kept.extend(_Found(a, b, kind, "ner") for a, b in run_on_parts(text, span.start, span.end))
+            else:
+                kept.append(span)
         taken = sorted((k.start, k.end) for k in kept)
         for k in from_kb:
             if k.kind != "demonym" and any(s <= k.start and k.end <= e for s, e in blocked):
@@ -565,7 +619,11 @@ class Tagger:
     def _group(text: str, linked: list[_Linked]) -> dict[str, list[_Linked]]:
         """One group per entity. A lone word that ends a longer name in the story is that
         entity, whatever NER called it: "Khalafov" after "Khalaf Khalafov", "Shearer" the
-        striker, "Eagles" after "Philadelphia Eagles" (one sense per story)."""
+        striker, "Eagles" after "Philadelphia Eagles" (one sense per story). Headline capitals
+        count ("SHEARER NAMED AS CAPTAIN"), and a person's surname wins over a place the KB
+        has by that name unless it follows a locative word: copy names a person in full, then
+        by surname ("Neil Jordan ... Jordan defends his film", "MaliVai Washington ... before
+        Washington came back"), while "in Washington" stays the city."""
 
         def key_of(kind: Kind, entry: Entry | None, surface: str) -> str:
             if entry is not None:
@@ -586,9 +644,18 @@ class Tagger:
         for span, kind, entry, how in linked:
             surface = text[span.start : span.end]
             key = key_of(kind, entry, surface)
-            known = longer.get(surface) if entry is None and " " not in surface else None
+            known = None
+            if " " not in surface:
+                known = longer.get(surface) or (longer.get(surface.title()) if surface.isupper() else None)
+            if known is not None and entry is not None:
+                before = text[max(0, span.start - 30) : span.start].split()
+                surname = known[0] == "person" and entry.kind == "place"
+                if not surname or (before and before[-1].lower() in LOCATIVE):
+                    known = None
             # NER's person stays a person: only places and organisations are re-read.
             if known is not None and (kind != "person" or known[0] == "person"):
+                if entry is not None and entry.kind == "place":
+                    how = f"{'ner' if span.source == 'ner' else 'kb'}+surname"  # the KB's place is not it
                 kind, key, entry = known
             groups[key].append((span, kind, entry, how))
         return groups
