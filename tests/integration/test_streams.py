@@ -201,3 +201,35 @@ async def test_readiness_names_what_is_missing_and_a_redis_that_does_not_answer(
         await nobody.aclose()
     assert reason is not None
     assert reason.startswith("redis not serving")
+
+
+async def test_an_entry_id_in_another_lane_never_touches_this_lanes_error_note(
+    settings: Settings, redis: RedisClient
+) -> None:
+    # Two partners' lanes share a hash tag; XADD '*' in the same millisecond gives both
+    # the same entry id. Each lane's error note must survive the other lane's traffic.
+    lane_a, lane_b = (Stream(settings.keys.received_lane(p), "enrich") for p in ("a", "b"))
+    entry_id = "1700000000000-0"  # the same id in both lanes
+    fields = {b"__data__": await encode_event(Ping(story_id="x"))}
+
+    def consumer(lane: Stream, error: str | None) -> StreamConsumer[Ping]:
+        async def handle(entries: Sequence[Entry[Ping]]) -> Mapping[str, BaseException]:
+            return {e.entry_id: RuntimeError(error) for e in entries} if error else {}
+
+        return StreamConsumer(
+            broker=make_broker(settings),
+            redis=redis,
+            settings=settings,
+            stream=lane,
+            model=Ping,
+            handle=handle,
+        )
+
+    await consumer(lane_a, "boom in lane a")._process([(entry_id.encode(), fields)], 1)
+    await consumer(lane_b, "boom in lane b")._process([(entry_id.encode(), fields)], 1)
+    await consumer(lane_b, None)._process([(entry_id.encode(), fields)], 2)  # done: its note is dropped
+    await consumer(lane_a, "unused")._process([(entry_id.encode(), fields)], settings.max_attempts + 1)
+    dead = await redis.xrange(settings.keys.dead_letter)
+    assert len(dead) == 1
+    assert dead[0][1][b"source"] == lane_a.name.encode()
+    assert b"boom in lane a" in dead[0][1][b"error"]
