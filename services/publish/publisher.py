@@ -107,7 +107,7 @@ class Publisher:
         state = await self.remember_version(enriched)
         chosen = outlets if outlets is not None else self.config.outlets
         decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
-        routing = [Route(outlet=o.name, decision=d.verdict, reason=d.reason) for o, d in decisions]
+        routing = [Route(outlet=o.name, decision=d.decision, reason=d.reason) for o, d in decisions]
         await status.record(
             self.redis,
             self.keys,
