@@ -544,7 +544,7 @@ class _Accepting:
 
     @property
     def routing(self) -> list[Route]:
-        return [Route(outlet=o.name, decision=d.verdict, reason=d.reason) for o, d in self.decisions]
+        return [Route(outlet=o.name, decision=d.decision, reason=d.reason) for o, d in self.decisions]
 
     def routed(self) -> status.Record:
         entry = Routed(version=self.enriched.story.version, routing=self.routing)

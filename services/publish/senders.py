@@ -140,7 +140,7 @@ class OutletSender:
                 # it would be sent again and again, "sending", past every schedule.
                 log.error("delivery attempt crashed", error=repr(exc))
                 attempt = Attempt(error=f"attempt crashed: {exc!r}")
-        verdict = judge(
+        judgement = judge(
             attempt,
             delivery.round_attempts,
             schedule,
@@ -150,23 +150,23 @@ class OutletSender:
         DELIVERIES.labels(self.outlet.name, str(attempt.status_code or "error")).inc()
         result, row = await self.queue.finish(
             delivery,
-            outcome=verdict.outcome,
+            outcome=judgement.outcome,
             status_code=attempt.status_code,
-            error=verdict.error,
-            next_ms=now_ms() + int(verdict.delay * 1000),
+            error=judgement.error,
+            next_ms=now_ms() + int(judgement.delay * 1000),
             payload=body,
             age_label=rendition.age_label if rendition else None,
             flags=rendition.flags if rendition else None,
-            disabled_reason=verdict.error,
+            disabled_reason=judgement.error,
         )
         log.info(
             "delivery attempt",
             attempt=delivery.attempts,
             status_code=attempt.status_code,
             result=result,
-            error=verdict.error or None,
+            error=judgement.error or None,
             seconds=round(time.perf_counter() - started, 4),
-            next_in=round(verdict.delay, 3) if result == "retrying" else None,
+            next_in=round(judgement.delay, 3) if result == "retrying" else None,
         )
         if result == "delivered":
             END_TO_END_SECONDS.observe(max(0.0, time.time() - enriched.received_at.timestamp()))
@@ -178,15 +178,15 @@ class OutletSender:
                 settings.keys,
                 source=f"publish:{self.outlet.name}",
                 entry_id=delivery.id,
-                error=verdict.error,
+                error=judgement.error,
                 deliveries=delivery.attempts,
                 payload=body,
                 story_id=enriched.story_id,
             )
             DEAD_LETTERS.labels(f"publish:{self.outlet.name}").inc()
-            if verdict.outcome == "disable":
+            if judgement.outcome == "disable":
                 OUTLET_DISABLED.labels(self.outlet.name).set(1)
-                log.error("ALERT: outlet answered 410 Gone and is disabled", error=verdict.error)
+                log.error("ALERT: outlet answered 410 Gone and is disabled", error=judgement.error)
         await self._after(row, result, enriched, final=result in ("failed", "canceled"))
 
     async def _after(
