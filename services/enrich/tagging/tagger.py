@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
+from services.enrich.tagging.kb import Kind, KnowledgeBase, KnownEntity
 from services.enrich.tagging.linking import (
     LOCATIVE,
     Context,
@@ -189,8 +189,8 @@ def run_on_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return parts
 
 
-# A found name with the kind, KB entry (if any) and provenance it was linked with.
-_Linked = tuple[_Found, Kind, Entry | None, str]
+# A found name with the kind, known entity (if any) and provenance it was linked with.
+_Linked = tuple[_Found, Kind, KnownEntity | None, str]
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -533,7 +533,7 @@ class Tagger:
             starts += layout.starts[first + 1 : first + 3]
         return starts
 
-    def _dateline_place(self, name: str, within: set[str]) -> Entry | None:
+    def _dateline_place(self, name: str, within: set[str]) -> KnownEntity | None:
         """The place a dateline names; a town the KB holds only as a small town counts
         when the qualifier names its country ("LANDGRAAF, Netherlands")."""
         pairs = candidates(self.kb, name, name.isupper())
@@ -557,7 +557,7 @@ class Tagger:
             how = "ner" if span.source == "ner" else "kb"
             if paragraph.language != "en":
                 how = f"kb-only ({paragraph.language}: no English NER)"
-            entry: Entry | None
+            entry: KnownEntity | None
             if span.kind == "demonym" or (surface in self.kb.demonyms and not self.kb.candidates(surface)):
                 # NER sometimes calls a demonym a person ("Azeri Deputy Foreign Minister ...").
                 entry = self.kb.demonyms.get(surface)
@@ -596,7 +596,7 @@ class Tagger:
         counting half (capitals there mislead NER); a tie leaves each as it is."""
         text = layout.kb_text
         votes: dict[str, Counter[Kind]] = defaultdict(Counter)
-        donors: dict[tuple[str, Kind], tuple[Entry | None, str]] = {}
+        donors: dict[tuple[str, Kind], tuple[KnownEntity | None, str]] = {}
         for span, kind, entry, how in linked:
             if how == "demonym":
                 continue
@@ -625,7 +625,7 @@ class Tagger:
         by surname ("Neil Jordan ... Jordan defends his film", "MaliVai Washington ... before
         Washington came back"), while "in Washington" stays the city."""
 
-        def key_of(kind: Kind, entry: Entry | None, surface: str) -> str:
+        def key_of(kind: Kind, entry: KnownEntity | None, surface: str) -> str:
             if entry is not None:
                 return entry.id
             words = surface.casefold().replace(".", "").split()
@@ -633,7 +633,7 @@ class Tagger:
                 words.pop()  # "Standard Oil Co" and "Standard Oil" are one company
             return f"{kind}:{' '.join(words)}"
 
-        longer: dict[str, tuple[Kind, str, Entry | None]] = {}
+        longer: dict[str, tuple[Kind, str, KnownEntity | None]] = {}
         # People first: a surname that also ends an organisation's name is the person's.
         for wanted in ("person", "organisation"):
             for span, kind, entry, _ in linked:
