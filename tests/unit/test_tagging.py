@@ -238,6 +238,23 @@ def test_plain_text_dateline_after_the_headline_names_the_place(tagger: Tagger) 
     assert "iso3166-1:GB" not in by_id(london.places)
 
 
+def test_the_dateline_name_is_a_place_whatever_ner_reads_in_its_capitals(tagger: Tagger) -> None:
+    # A town the KB does not know, qualified by a country it does.
+    toftir = tag_one(
+        tagger,
+        "SOCCER - FAROES HOLD ON FOR DRAW.\nTOFTIR, Faroe Islands 1996-08-31\n"
+        "The Faroe Islands drew 1-1 with Slovakia in a World Cup qualifier on Saturday.",
+    )
+    assert "TOFTIR" in names(toftir.places)
+    assert "TOFTIR" not in names(toftir.organisations) | names(toftir.people)
+    coruna = tag_one(
+        tagger,
+        "SOCCER - DEPORTIVO HELD AT HOME.\nLA CORUNA, Spain 1996-08-31\n"
+        "Deportivo Coruna were held 1-1 by Real Madrid on Saturday.",
+    )
+    assert "geonames:3119841" in by_id(coruna.places)  # A Coruña, the city
+
+
 def test_events_are_tagged_with_the_series_they_belong_to(tagger: Tagger) -> None:
     tags = tag_one(
         tagger,

@@ -189,6 +189,15 @@ def run_on_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return parts
 
 
+@dataclass(frozen=True)
+class _Dateline:
+    """Where a story's dateline starts (-1: none), the span of its place name, and that place."""
+
+    start: int = -1
+    name: tuple[int, int] | None = None
+    place: KnownEntity | None = None
+
+
 # A found name with the kind, known entity (if any) and provenance it was linked with.
 _Linked = tuple[_Found, Kind, KnownEntity | None, str]
 
@@ -480,7 +489,7 @@ class Tagger:
 
     # Linking and grouping
 
-    def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, int]:
+    def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, _Dateline]:
         countries: set[str] = set()
         named: set[str] = set()
         for span in found:
@@ -499,7 +508,7 @@ class Tagger:
                 if any(entry.level in ("country", "region") for _, entry in pairs):
                     named |= {country for country in homes if country}
         dateline: set[str] = set()
-        dateline_at = -1
+        dateline_at = _Dateline()
         within: set[str] = set()  # countries of the dateline's qualifier ("Idaho" → US)
         if item.located:
             place = self._dateline_place(item.located, set())
@@ -512,12 +521,16 @@ class Tagger:
                 continue
             qualifier = (match.group(2) or "").strip()
             qualified = {e.country for _, e in candidates(self.kb, qualifier, False) if e.country}
-            place = self._dateline_place(match.group(1).strip(), qualified)
-            if place is None:
+            name = match.group(1).strip()
+            place = self._dateline_place(name, qualified)
+            # A name the KB does not know is still the dateline's place when its qualifier is
+            # one ("TOFTIR, Faroe Islands", "AL-RAM, West Bank").
+            if place is None and not qualified:
                 continue  # a plain-text story's headline ("CYCLING - …") or byline
-            dateline_at, within = start, qualified
-            dateline.add(place.id)
-            countries |= {place.country} if place.country else set()
+            dateline_at, within = _Dateline(start, (start, start + len(name)), place), qualified
+            if place is not None:
+                dateline.add(place.id)
+                countries |= {place.country} if place.country else set()
             break
         return Context(frozenset(countries | within), frozenset(dateline), frozenset(named)), dateline_at
 
@@ -549,7 +562,8 @@ class Tagger:
     def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
         text = layout.kb_text
         found = self._detect(layout, doc)
-        context, dateline_at = self._context(layout, found, item)
+        context, dateline = self._context(layout, found, item)
+        dateline_at = dateline.start
         linked: list[_Linked] = []
         for span in found:
             surface = text[span.start : span.end]
@@ -586,6 +600,9 @@ class Tagger:
                         government = government_of(self.kb, entry, before[-1] if before else "", in_dateline)
                         if government is not None:
                             entry, how = government, "capital-as-government"
+            if (span.start, span.end) == dateline.name and kind != "place":
+                # NER reads a dateline's capitals as a club or a person ("LA CORUNA", "TOFTIR").
+                kind, entry, how = "place", dateline.place, f"{how}+dateline"
             linked.append((span, kind, entry, how))
         return self._tags(layout, self._group(text, self._one_sense(layout, linked)))
 
