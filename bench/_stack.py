@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +28,9 @@ from tests.helpers.pipeline import Pipeline, percentile
 from tests.helpers.ports import free_port
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
+
+if TYPE_CHECKING:
+    from shared.redis_client import RedisClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NEWSROOM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -245,31 +248,84 @@ class ProfiledService(ServiceProcess):
 @dataclass(frozen=True)
 class Calls:
     commands: float  # Redis commands per story
-    round_trips: float  # writes to a Redis connection per story (a pipeline is one)
+    round_trips: float  # writes to a Redis socket per story (a pipeline is one)
     idle: float | None  # share of the event loop's wall time spent waiting
     top: str
+    by_caller: list[tuple[str, float]]  # round trips per story, by the project function that made them
+
+
+# Helpers every caller goes through: round trips are charged to whoever called them.
+_PASS_THROUGH = {"run", "call", "record", "record_many", "append_once", "append_once_each", "queue"}
 
 
 def profile_calls(path: Path, stories: int) -> Calls:
-    """Redis commands and round trips per story, event-loop idle share, top functions."""
+    """Redis commands and round trips per story, event-loop idle share, top functions.
+
+    A round trip is one write to a Redis socket (`StreamWriter.writelines`, called once per
+    command or per pipeline). Counting `send_packed_command` instead counts twice: with a
+    socket timeout it is resumed once more after `wait_for`, and cProfile counts each
+    resumption as a call (before this was known, the figures were double).
+    """
     import io
     import pstats
 
     stats = pstats.Stats(str(path), stream=io.StringIO())
     entries: Any = stats.stats  # type: ignore[attr-defined]
     commands = trips = idle = wall = 0.0
-    for (filename, _line, name), (_cc, calls, tottime, cumtime, _callers) in entries.items():
+    for (filename, _line, name), (_cc, calls, tottime, cumtime, callers) in entries.items():
         if "redis" in filename and name == "pack_command":
             commands += calls
-        if "redis" in filename and name == "send_packed_command":
-            trips += calls
+        if filename.endswith("asyncio/streams.py") and name == "writelines":
+            trips += sum(n[1] for (f, _l, _n), n in callers.items() if "redis" in f)
         if name == "run" and filename.endswith("asyncio/runners.py"):
             idle, wall = tottime, cumtime
     out = io.StringIO()
     pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(8)
     top = "\n".join(line for line in out.getvalue().splitlines() if line.strip()[:1].isdigit())
     per = max(1, stories)
-    return Calls(commands / per, trips / per, idle / wall if wall else None, top)
+    return Calls(
+        commands / per, trips / per, idle / wall if wall else None, top, _by_caller(entries, trips / per)
+    )
+
+
+def _by_caller(entries: Any, per_story: float) -> list[tuple[str, float]]:
+    """Share out the round trips over the project functions that caused them: walk up from
+    redis-py's `send_packed_command` along the call graph, splitting each count by its
+    callers' shares, and stop at the first function of services/ or shared/ that is not a
+    mere helper (scripts, status records, append-once)."""
+    charged: dict[str, float] = {}
+
+    def ours(key: tuple[str, int, str]) -> bool:
+        filename, _line, name = key
+        mine = "/services/" in filename or "/shared/" in filename
+        return mine and name not in _PASS_THROUGH
+
+    def walk(key: tuple[str, int, str], count: float, seen: frozenset[Any]) -> None:
+        callers = entries[key][4] if key in entries else {}
+        total = sum(n[1] for n in callers.values())
+        if not total:
+            charged["(other)"] = charged.get("(other)", 0.0) + count
+            return
+        for caller, n in callers.items():
+            share = count * n[1] / total
+            if "faststream/redis/subscriber" in caller[0]:
+                charged["FastStream reads (XREADGROUP, XAUTOCLAIM)"] = (
+                    charged.get("FastStream reads (XREADGROUP, XAUTOCLAIM)", 0.0) + share
+                )
+            elif ours(caller):
+                name = f"{Path(caller[0]).stem}.{caller[2]}"
+                charged[name] = charged.get(name, 0.0) + share
+            elif caller in seen or len(seen) > 30:
+                charged["(other)"] = charged.get("(other)", 0.0) + share
+            else:
+                walk(caller, share, seen | {caller})
+
+    for key in entries:
+        if "redis" in key[0] and key[2] == "send_packed_command":
+            walk(key, float(entries[key][1]), frozenset({key}))
+    total = sum(charged.values()) or 1.0
+    ranked = sorted(charged.items(), key=lambda kv: -kv[1])
+    return [(name, per_story * count / total) for name, count in ranked if per_story * count / total >= 0.05]
 
 
 # --- the bare relay ------------------------------------------------------------------
@@ -317,7 +373,7 @@ class Relay:
             raise RuntimeError(f"relay answered {response.status_code}")
 
 
-async def _relay_ingest(redis: Any, stream: str, port: int) -> None:
+async def _relay_ingest(redis: RedisClient, stream: str, port: int) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -336,7 +392,7 @@ async def _relay_ingest(redis: Any, stream: str, port: int) -> None:
     await uvicorn.Server(config).serve()
 
 
-async def _relay_worker(redis: Any, source: str, group: str, forward: Any) -> None:
+async def _relay_worker(redis: RedisClient, source: str, group: str, forward: Any) -> None:
     consumer = f"{group}-{os.getpid()}"
     while True:
         batches = await redis.xreadgroup(group, consumer, {source: ">"}, count=50, block=1000)
@@ -350,11 +406,13 @@ def _relay_main(role: str) -> None:
     from redis.asyncio import Redis
     from redis.exceptions import ResponseError
 
+    from shared.redis_client import as_client
+
     prefix = os.environ["RELAY_PREFIX"]
     first, second = f"{{{prefix}:a}}:stream", f"{{{prefix}:b}}:stream"
 
     async def run() -> None:
-        redis = Redis.from_url(os.environ["REDIS_URL"])
+        redis = as_client(Redis.from_url(os.environ["REDIS_URL"]))
         for stream, group in ((first, "hop"), (second, "deliver")):
             try:
                 await redis.xgroup_create(stream, group, id="0", mkstream=True)
@@ -365,8 +423,8 @@ def _relay_main(role: str) -> None:
             await _relay_ingest(redis, first, int(os.environ["RELAY_PORT"]))
         elif role == "hop":
 
-            async def forward(fields: dict[Any, Any]) -> None:
-                await redis.xadd(second, fields)
+            async def forward(fields: dict[bytes, bytes]) -> None:
+                await redis.xadd(second, {name: value for name, value in fields.items()})
 
             await _relay_worker(redis, first, "hop", forward)
         else:

@@ -1,7 +1,7 @@
 """Ingest throughput against a bare endpoint that only XADDs the raw body, in the same run.
 
     python -m bench ingest
-    python -m bench.ingest --requests 3000 --concurrency 16 --batch 50
+    python -m bench ingest --requests 3000 --concurrency 16 --batch 50   # same as python -m bench.ingest …
 
 Both servers are real single-process uvicorn instances on loopback, talking to
 the same Redis (`REDIS_URL`). The bare endpoint is the floor any ingest must
@@ -181,9 +181,7 @@ def main(argv: list[str] | None = None) -> list[tuple[str, str, str, str, bool]]
     parser.add_argument("--batch", type=int, default=50, help="items per NDJSON batch")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(
-        argv if argv is not None else sys.argv[2:] if sys.argv[1:2] == ["ingest"] else sys.argv[1:]
-    )
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
 
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     prefix = f"bench-ingest-{uuid.uuid4().hex[:8]}"

@@ -9,29 +9,34 @@ from faststream.redis import RedisBroker, RedisClusterBroker
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from shared.redis_client import RedisClient, as_client
 from shared.settings import Settings
 
-# `Redis | RedisCluster`. redis-py annotates its async commands as `Awaitable[T] | T`,
-# which strict mypy cannot await; callers treat the client as untyped instead.
-RedisClient: TypeAlias = Any
-Broker: TypeAlias = Any  # RedisBroker or RedisClusterBroker: the same API
+__all__ = ["Broker", "RedisClient", "discover", "make_broker", "make_redis"]
+
+# RedisClusterBroker is a RedisBroker (same API, cluster connection).
+Broker: TypeAlias = RedisBroker
 
 
 def make_redis(settings: Settings) -> RedisClient:
     """redis-py client for everything that is not stream consumption."""
     if settings.cluster_nodes:
-        return RedisCluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_nodes],
+        return as_client(
+            RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in settings.cluster_nodes],
+                decode_responses=False,
+                socket_timeout=5,
+                socket_connect_timeout=2,
+            )
+        )
+    return as_client(
+        Redis.from_url(
+            settings.redis_url,
             decode_responses=False,
             socket_timeout=5,
             socket_connect_timeout=2,
+            health_check_interval=10,
         )
-    return Redis.from_url(
-        settings.redis_url,
-        decode_responses=False,
-        socket_timeout=5,
-        socket_connect_timeout=2,
-        health_check_interval=10,
     )
 
 

@@ -79,9 +79,14 @@ class Keys:
         return f"{self._tag('events')}:delivery-changes"
 
     def failures(self, stream: str) -> str:
-        """Hash: entry id -> last error, beside the stream it belongs to."""
+        """Hash: entry id -> last error, one per stream, in the stream's slot.
+
+        Per stream, not per hash tag: entry ids are only unique within a stream, and the
+        partners' lanes, the priority stream and the kill requests all share `{P:in}`,
+        so two of them often hold the same id (same millisecond, sequence 0).
+        """
         tag_end = stream.index("}") + 1
-        return f"{stream[:tag_end]}:failures"
+        return f"{stream[:tag_end]}:failures{stream[tag_end:]}"
 
     # --- per-story state ---------------------------------------------------------
     def story(self, story_id: str) -> str:

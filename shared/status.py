@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.redis_client import RedisPipeline
 from shared.timeline import DeliveryAttempted, Routed, TimelineEvent, parse, stored
 
 TIMELINE_MAX = 200
@@ -45,26 +46,40 @@ async def record_many(
     """Several stories' records in one round trip; per record, the error it met or None."""
     if not records:
         return []
-    now = time.time()
     async with redis.pipeline(transaction=False) as pipe:
-        for one in records:
-            status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
-            stamped = one.entry.model_copy(update={"at": now, "service": one.service})
-            flat = {
-                k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-                for k, v in one.entry.status_fields().items()
-                if v is not None
-            }
-            pipe.hset(status_key, mapping={**flat, f"{one.entry.event}_at": now, "updated_at": now})
-            pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
-            pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
-            pipe.expire(status_key, STATUS_TTL_SECONDS)
-            pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+        queue_records(pipe, keys, records)
         replies = await pipe.execute(raise_on_error=False)
-    per_record = len(replies) // len(records)
+    return record_errors(replies, len(records))
+
+
+COMMANDS_PER_RECORD = 5
+
+
+def queue_records(pipe: RedisPipeline, keys: Keys, records: Sequence[Record]) -> int:
+    """Add the records' commands to a pipeline another write shares (its round trip); returns
+    how many replies they take, for `record_errors`."""
+    now = time.time()
+    for one in records:
+        status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
+        stamped = one.entry.model_copy(update={"at": now, "service": one.service})
+        flat = {
+            k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
+            for k, v in one.entry.status_fields().items()
+            if v is not None
+        }
+        pipe.hset(status_key, mapping={**flat, f"{one.entry.event}_at": now, "updated_at": now})
+        pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
+        pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
+        pipe.expire(status_key, STATUS_TTL_SECONDS)
+        pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+    return COMMANDS_PER_RECORD * len(records)
+
+
+def record_errors(replies: Sequence[Any], records: int) -> list[BaseException | None]:
+    """Per record queued by `queue_records`, the first error among its replies, or None."""
     return [
-        next((r for r in replies[i : i + per_record] if isinstance(r, BaseException)), None)
-        for i in range(0, len(replies), per_record)
+        next((r for r in replies[i : i + COMMANDS_PER_RECORD] if isinstance(r, BaseException)), None)
+        for i in range(0, COMMANDS_PER_RECORD * records, COMMANDS_PER_RECORD)
     ]
 
 

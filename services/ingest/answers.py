@@ -6,8 +6,6 @@ failure to write it is logged, never answered as an error: the story is stored.
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -39,20 +37,46 @@ async def item_results(
     acceptances: list[Acceptance],
 ) -> list[ItemResult]:
     """One result per parsed item, in order; accepted stories get their status recorded."""
+    results, records = answer_items(partner, parsed, events, acceptances)
+    await record_received(redis, keys, records)
+    return results
+
+
+def answer_items(
+    partner: str, parsed: Parsed, events: list[StoryReceived], acceptances: list[Acceptance]
+) -> tuple[list[ItemResult], list[status.Record]]:
+    """Each parsed item's result, in order, and the `received` records of the accepted ones."""
     accepted = iter(zip(events, acceptances, strict=True))
-    pending = []
+    results, records = [], []
     for item in parsed.items:
         if item.story is None:
-            pending.append(_settled(_not_ingested(item)))
-        else:
-            event, acceptance = next(accepted)
-            pending.append(_after_accept(redis, keys, item, event, acceptance, partner))
-    # The stories are already on the stream; their status records go out together.
-    results = list(await asyncio.gather(*pending))
+            results.append(_not_ingested(item))
+            continue
+        event, acceptance = next(accepted)
+        results.append(_after_accept(item, event, acceptance, partner))
+        if acceptance.outcome == "accepted":
+            records.append(status.Record(event.story.id, _received(partner, event, acceptance), "ingest"))
     if parsed.batch:
         for index, result in enumerate(results):
             result.index = index
-    return results
+    return results, records
+
+
+async def record_received(redis: RedisClient, keys: Keys, records: list[status.Record]) -> None:
+    """Every accepted story's status record of one request, in one pipelined round trip.
+
+    The stories are already durably on the stream, so a failure is logged (per story) and
+    never answered as an error; enrich records its own status when it takes the story.
+    """
+    try:
+        errors: list[BaseException | None] = await status.record_many(redis, keys, records)
+    except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
+        if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
+            raise
+        errors = [exc] * len(records)
+    for record, error in zip(records, errors, strict=True):
+        if error is not None:
+            log.warning("status not recorded", story_id=record.story_id, error=repr(error))
 
 
 def batch_result(results: list[ItemResult]) -> BatchResult:
@@ -75,9 +99,7 @@ def killed_problem(only: ItemResult) -> Problem:
     )
 
 
-async def _after_accept(
-    redis: RedisClient, keys: Keys, item: ParsedItem, event: StoryReceived, result: Acceptance, partner: str
-) -> ItemResult:
+def _after_accept(item: ParsedItem, event: StoryReceived, result: Acceptance, partner: str) -> ItemResult:
     story = event.story
     with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=event.trace_id):
         STORIES_RECEIVED.labels(partner, result.outcome).inc()
@@ -95,7 +117,6 @@ async def _after_accept(
         if result.outcome != "accepted":
             log.info("story not forwarded", outcome=result.outcome, version=story.version)
             return answer.model_copy(update={"current_version": result.current_version})
-        await _record_received(redis, keys, partner, event, result)
         log.info("story accepted", version=story.version, received_as=result.received_as)
         return answer.model_copy(
             update={
@@ -106,11 +127,9 @@ async def _after_accept(
         )
 
 
-async def _record_received(
-    redis: RedisClient, keys: Keys, partner: str, event: StoryReceived, result: Acceptance
-) -> None:
+def _received(partner: str, event: StoryReceived, result: Acceptance) -> Received:
     story = event.story
-    entry = Received(
+    return Received(
         partner=partner,
         uri=story.uri,
         version=story.version,
@@ -123,17 +142,6 @@ async def _record_received(
         expires=story.expires.isoformat() if story.expires else None,
         warnings=event.warnings or None,
     )
-    try:
-        await status.record(redis, keys, story.id, entry, service="ingest")
-    except (RedisError, RedisClusterException, OSError, TypeError, AttributeError) as exc:
-        if isinstance(exc, TypeError | AttributeError) and not broken_redis_connection(exc):
-            raise
-        # The story is already durably on the stream; enrich records its own status.
-        log.warning("status not recorded", error=repr(exc))
-
-
-async def _settled(result: ItemResult) -> ItemResult:
-    return result
 
 
 def _not_ingested(item: ParsedItem) -> ItemResult:

@@ -83,13 +83,27 @@ class _Unrepresentable:
         self.text = text
 
 
-def _integer(text: str) -> int | _Unrepresentable:
-    return int(text) if len(text.lstrip("-")) <= sys.get_int_max_str_digits() else _Unrepresentable(text)
+class _Numbers:
+    """The decoder's number hooks for one document; `kept` says whether any number became an
+    `_Unrepresentable` (only then does an item need walking for one)."""
 
+    __slots__ = ("kept",)
 
-def _real(text: str) -> float | _Unrepresentable:
-    number = float(text)
-    return number if math.isfinite(number) else _Unrepresentable(text)
+    def __init__(self) -> None:
+        self.kept = False
+
+    def integer(self, text: str) -> int | _Unrepresentable:
+        if len(text.lstrip("-")) <= sys.get_int_max_str_digits():
+            return int(text)
+        return self.keep(text)
+
+    def real(self, text: str) -> float | _Unrepresentable:
+        number = float(text)
+        return number if math.isfinite(number) else self.keep(text)
+
+    def keep(self, text: str) -> _Unrepresentable:
+        self.kept = True
+        return _Unrepresentable(text)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -100,9 +114,18 @@ MAX_JSON_DEPTH = 100
 decoder still reads would exhaust the stack later, when an item is re-encoded or walked."""
 
 
-def _decode_json(text: str, line_offset: int = 0) -> Any:
+@dataclass(frozen=True)
+class _Decoded:
+    document: Any
+    suspect: bool  # may hold an `_Unrepresentable` or a lone surrogate: walk its items
+
+
+def _decode_json(text: str, line_offset: int = 0) -> _Decoded:
+    numbers = _Numbers()
     try:
-        document = json.loads(text, parse_int=_integer, parse_float=_real, parse_constant=_Unrepresentable)
+        document = json.loads(
+            text, parse_int=numbers.integer, parse_float=numbers.real, parse_constant=numbers.keep
+        )
     except json.JSONDecodeError as exc:
         line = exc.lineno + line_offset
         raise PayloadError(
@@ -115,7 +138,9 @@ def _decode_json(text: str, line_offset: int = 0) -> Any:
         document = None
         depth = MAX_JSON_DEPTH + 1
     else:
-        depth = _depth(document)
+        # Each level opens a bracket, so few brackets in the text bound the depth: no walk.
+        brackets = text.count("{") + text.count("[")
+        depth = _depth(document) if brackets > MAX_JSON_DEPTH else brackets
     if depth > MAX_JSON_DEPTH:
         raise PayloadError(
             "invalid-json",
@@ -123,7 +148,8 @@ def _decode_json(text: str, line_offset: int = 0) -> Any:
             f"arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep; "
             "no news format needs that many",
         )
-    return document
+    # UTF-8 text decodes to no surrogate, so a lone one can only come from a \u escape.
+    return _Decoded(document, numbers.kept or "\\u" in text)
 
 
 def _depth(document: Any) -> int:
@@ -163,8 +189,10 @@ def _unrepresentable(document: Any) -> ItemError | None:
     return None
 
 
-def _ninjs_item(item: Any, reading: Reading, original: Callable[[], bytes], prefix: str) -> ParsedItem:
-    unreadable = _unrepresentable(item)
+def _ninjs_item(
+    item: Any, reading: Reading, original: Callable[[], bytes], prefix: str, suspect: bool = True
+) -> ParsedItem:
+    unreadable = _unrepresentable(item) if suspect else None
     if unreadable is not None:
         return ParsedItem(
             "ninjs", b"", error=ItemError(prefix + unreadable.where.rstrip("/"), unreadable.detail)
@@ -213,19 +241,21 @@ def _dumped(item: Any, cap: int) -> bytes:
 
 
 def parse_json(body: bytes, reading: Reading) -> Parsed:
-    document = _decode_json(_text(body))
+    decoded = _decode_json(_text(body))
+    document, suspect = decoded.document, decoded.suspect
     cap = reading.max_original
     if isinstance(document, list):
         if not document:
             raise ItemError("/", "an empty array carries no items")
         return Parsed(
             [
-                _ninjs_item(item, reading.fresh(), partial(_dumped, item, cap), f"/{index}")
+                _ninjs_item(item, reading.fresh(), partial(_dumped, item, cap), f"/{index}", suspect)
                 for index, item in enumerate(document)
             ],
             batch=True,
         )
-    return Parsed([_ninjs_item(document, reading.fresh(), partial(_head, body, cap), "")], batch=False)
+    only = _ninjs_item(document, reading.fresh(), partial(_head, body, cap), "", suspect)
+    return Parsed([only], batch=False)
 
 
 def parse_ndjson(body: bytes, reading: Reading) -> Parsed:
@@ -234,10 +264,9 @@ def parse_ndjson(body: bytes, reading: Reading) -> Parsed:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        item = _decode_json(line, line_offset=number - 1)
-        items.append(
-            _ninjs_item(item, reading.fresh(), partial(_head, line.encode(), reading.max_original), "")
-        )
+        decoded = _decode_json(line, line_offset=number - 1)
+        original = partial(_head, line.encode(), reading.max_original)
+        items.append(_ninjs_item(decoded.document, reading.fresh(), original, "", decoded.suspect))
     if not items:
         raise ItemError("/", "the NDJSON body carries no items")
     return Parsed(items, batch=True)

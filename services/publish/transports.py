@@ -64,15 +64,24 @@ class WebhookTransport:
         headers = signature_headers(self.outlet.signing_secrets(), webhook_id, now, body)
         headers["content-type"] = "application/json"
         headers["accept-encoding"] = "identity"  # an excerpt of a compressed answer says nothing
+        delivered: Attempt | None = None
         try:
             async with asyncio.timeout(self.deadline):
                 async with self.http.stream("POST", self.outlet.url, content=body, headers=headers) as answer:
                     if answer.is_success:  # whatever else it says: the outlet has the story
-                        return Attempt(answer.status_code), body
+                        delivered = Attempt(answer.status_code)
+                        # Read the (short) answer to its end, so the connection goes back to
+                        # the pool: left unread, it is closed, and every delivery pays a new one.
+                        await _excerpt(answer)
+                        return delivered, body
                     excerpt = await _excerpt(answer)
         except (TimeoutError, httpx.TimeoutException) as exc:
+            if delivered is not None:  # the answer's body trickled: the story arrived all the same
+                return delivered, body
             return Attempt(error=f"timeout: no complete answer within {self.deadline:g} s ({exc!r})"), body
         except httpx.HTTPError as exc:
+            if delivered is not None:
+                return delivered, body
             return Attempt(error=f"{type(exc).__name__}: {exc}"), body
         retry_after = parse_retry_after(answer.headers.get("retry-after"), now)
         error = f"HTTP {answer.status_code}: {excerpt.decode('utf-8', 'replace')[:200]}"
@@ -83,7 +92,7 @@ class WebhookTransport:
 
 
 async def _excerpt(answer: httpx.Response) -> bytes:
-    """The start of an answer's body; the rest is never read (the connection is dropped)."""
+    """The start of an answer's body; the rest is never read (a longer answer's connection is dropped)."""
     excerpt = bytearray()
     async for chunk in answer.aiter_raw():
         excerpt += chunk

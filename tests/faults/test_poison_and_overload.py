@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import BaseModel
+from redis.typing import EncodableT, FieldT
 
 from shared.connections import RedisClient
 from shared.settings import Settings
@@ -39,14 +40,14 @@ async def test_poison_is_dead_lettered_with_its_error_and_workers_keep_running(
     with Receiver() as outlet:
         write_config(settings.config_path, {"alpha": outlet})
         with Pipeline({**service_env, **FAULT_ENV}, tmp_path) as pipeline:
-            poison = [
+            poison: list[dict[FieldT, EncodableT]] = [
                 {"__data__": b"\x00\x01 not an envelope"},
                 {"__data__": await encode_event(NotAStory(story_id="x", nonsense=1))},
                 {"unexpected": b"field"},
             ]
             for target in (streams.received.name, streams.enriched.name):
-                for fields in poison:
-                    await redis.xadd(target, fields)
+                for bad in poison:
+                    await redis.xadd(target, bad)
 
             async def all_dead_lettered() -> bool:
                 return int(await redis.xlen(keys.dead_letter)) >= 2 * len(poison)

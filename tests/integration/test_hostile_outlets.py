@@ -97,18 +97,26 @@ class RawOutlet:
     connections: list[tuple[float, float]] = field(default_factory=list)  # (opened, closed by either side)
     bytes_written: int = 0
     url: str = ""
+    keep_alive: bool = False  # answer further requests on the same connection
+    requests: int = 0
+    opened: int = 0  # connections accepted
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         opened = time.monotonic()
+        self.opened += 1
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            await reader.readexactly(length)
-            await self.answer(writer, self)
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                await self.answer(writer, self)
+                if not self.keep_alive:
+                    break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -118,9 +126,9 @@ class RawOutlet:
 
 @asynccontextmanager
 async def raw_outlet(
-    answer: Callable[[asyncio.StreamWriter, RawOutlet], Awaitable[None]],
+    answer: Callable[[asyncio.StreamWriter, RawOutlet], Awaitable[None]], *, keep_alive: bool = False
 ) -> AsyncIterator[RawOutlet]:
-    outlet = RawOutlet(answer)
+    outlet = RawOutlet(answer, keep_alive=keep_alive)
     server = await asyncio.start_server(outlet.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     outlet.url = f"http://127.0.0.1:{port}/hook"
@@ -183,6 +191,54 @@ async def test_one_deadline_per_attempt_shorter_than_the_lease(
     assert delivery.fields["last_error"].startswith("timeout: no complete answer within 1 s")
     opened, closed = outlet.connections[0]
     assert closed - opened < 2.0  # the lease: timeout 1 s + lease 1 s
+
+
+async def test_deliveries_to_one_outlet_reuse_its_connection(settings: Settings, redis: RedisClient) -> None:
+    """A 2xx with a short body is read to its end, so the next delivery needs no new connection."""
+
+    async def fine(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{"status": 200}')
+        await writer.drain()
+
+    async with raw_outlet(fine, keep_alive=True) as outlet:
+        target = Outlet(name="kept", url=outlet.url, secret=SECRET)
+        async with publishing(fast(settings, outlet_concurrency=1), redis, [target]) as publisher:
+            events = [story_event(uri=f"urn:wire:kept:{n}") for n in range(3)]
+            for event in events:
+                await publisher.accept(event)
+
+            async def all_delivered() -> bool:
+                return all([await _is(publisher, "kept", e, "delivered") for e in events])
+
+            await until(all_delivered, timeout=10)
+    assert outlet.requests == 3
+    assert outlet.opened == 1
+
+
+async def test_a_2xx_whose_body_trickles_past_the_deadline_is_delivered(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """The status said 2xx: the outlet has the story, however slowly the rest of its answer comes."""
+
+    async def slow_body(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 40\r\n\r\n")
+        await writer.drain()
+        for _ in range(40):
+            writer.write(b".")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
+    async with raw_outlet(slow_body) as outlet:
+        target = Outlet(name="slowbody", url=outlet.url, secret=SECRET, timeout_seconds=1.0)
+        cfg = fast(settings, retry_schedule_seconds=[60.0])
+        async with publishing(cfg, redis, [target]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "slowbody", event, "delivered"), timeout=10)
+            delivery = await publisher.queues["slowbody"].get(delivery_id("slowbody", event))
+    assert delivery is not None
+    assert delivery.attempts == 1
+    assert outlet.requests == 1
 
 
 async def _is(publisher: Any, outlet: str, event: Any, wanted: str) -> bool:

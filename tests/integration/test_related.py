@@ -398,4 +398,5 @@ async def test_concurrent_versions_leave_the_newest(linker: RelatedLinker, redis
     for key in linker.index.postings_of(entry):
         assert await redis.zscore(key, ERUPTS.id) is not None
     df = await redis.hget(linker.index.df, "#docs")
+    assert df is not None
     assert int(df) == 1  # one story, however many versions

@@ -41,3 +41,11 @@ def test_stories_and_outlets_spread_over_many_slots() -> None:
 
 def test_prefix_isolates_deployments() -> None:
     assert Keys("a").received != Keys("b").received
+
+
+def test_each_stream_has_its_own_failure_notes() -> None:
+    # Entry ids are unique only within one stream; the lanes share the `{P:in}` tag.
+    streams = Streams.for_keys(keys, ["alpha", "beta", "failures"]).all()
+    notes = {keys.failures(stream.name) for stream in streams}
+    assert len(notes) == len(streams)
+    assert not notes & {stream.name for stream in streams}
