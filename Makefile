@@ -4,7 +4,7 @@ PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install kb run test test-cluster compose-test engine check bench docs docs-check clean
+.PHONY: install kb run test test-cluster compose-test engine check bench docs docs-check clean fuzz
 
 $(UV):
 	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q uv==0.13.9
@@ -36,7 +36,12 @@ engine: ## make this machine ready for compose: Docker engine, daemon, Compose v
 compose-test: install ## build the image, run the compose stack scaled, kill replicas, restart Redis, lose nothing
 	@$(PY) deploy/compose_test.py
 
-fuzz: install ## long randomised runs (CI runs the same tests with a small budget)
+# One target, three long randomised runs (CI runs the same tests with a small budget):
+# 100,000 mutated inputs per parser (coverage, distinct failures), the property tests,
+# then the stateful editorial tests on a real Redis.
+fuzz: install ## long randomised runs: parser mutation campaign, property tests, stateful tests
+	$(PY) -m tests.fuzz.campaign --inputs $${FUZZ_INPUTS:-100000}
+	NEWSROOM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 	@export TEST_REDIS_URL=$${TEST_REDIS_URL:-$$(deploy/ensure-redis.sh)} && \
 	  NEWSROOM_STATEFUL_EXAMPLES=$${NEWSROOM_STATEFUL_EXAMPLES:-1000} NEWSROOM_STATEFUL_STEPS=$${NEWSROOM_STATEFUL_STEPS:-50} \
 	  $(PY) -m pytest -m stateful -s -q -p no:randomly --timeout=0 $(PYTEST_ARGS)
@@ -51,12 +56,6 @@ bench: install ## the benchmark suite (prints tables with ratios)
 
 docs: install ## regenerate docs/asyncapi.json and docs/openapi-*.json from the code
 	$(PY) docs/generate.py
-
-.PHONY: fuzz fuzz-parsers
-fuzz: fuzz-parsers
-fuzz-parsers: install ## 100,000 mutated inputs per parser (coverage, distinct failures), then the property tests at a large budget
-	$(PY) -m tests.fuzz.campaign --inputs $${FUZZ_INPUTS:-100000}
-	NEWSROOM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 docs-check: install ## fail when the generated API documents no longer match the code
 	$(PY) docs/generate.py --check

@@ -129,11 +129,11 @@ class StreamConsumer(Generic[M]):
         done: list[str] = []
         for raw_id, fields in raw_entries:
             entry_id = raw_id.decode()
-            verdict = triage(self.model, fields, deliveries, self.settings.max_attempts)
-            if isinstance(verdict, Poison):
-                await self._dead_letter(entry_id, f"poison: {verdict.error}", deliveries, fields)
+            triaged = triage(self.model, fields, deliveries, self.settings.max_attempts)
+            if isinstance(triaged, Poison):
+                await self._dead_letter(entry_id, f"poison: {triaged.error}", deliveries, fields)
                 done.append(entry_id)
-            elif isinstance(verdict, GiveUp):
+            elif isinstance(triaged, GiveUp):
                 last_error = await self.redis.hget(self.failures_key, entry_id)
                 reason = last_error.decode() if last_error else "no error recorded"
                 await self._dead_letter(
@@ -141,11 +141,11 @@ class StreamConsumer(Generic[M]):
                     f"gave up after {deliveries - 1} attempts: {reason}",
                     deliveries,
                     fields,
-                    story_id=getattr(verdict.event, "story_id", None),
+                    story_id=getattr(triaged.event, "story_id", None),
                 )
                 done.append(entry_id)
             else:
-                entries.append(Entry(entry_id, verdict, deliveries))
+                entries.append(Entry(entry_id, triaged, deliveries))
 
         failed: Mapping[str, BaseException] = {}
         if entries:

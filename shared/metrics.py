@@ -16,7 +16,9 @@ ENRICH_SECONDS = Histogram(
     "Enrichment time per story",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-DELIVERIES = Counter("newsroom_deliveries_total", "Delivery attempts", ["outlet", "status"])
+# `status_code` as in the events, the timeline and the logs ("error": no answer); a delivery's
+# status (queued, delivered, ...) is another word in the glossary.
+DELIVERIES = Counter("newsroom_deliveries_total", "Delivery attempts by answer", ["outlet", "status_code"])
 RETRIES = Counter("newsroom_delivery_retries_total", "Delivery retries scheduled", ["outlet"])
 DEAD_LETTERS = Counter("newsroom_dead_letters_total", "Entries moved to dead letter", ["source"])
 STREAM_LAG = Gauge("newsroom_stream_lag", "Entries not yet read by the group", ["stream", "group"])

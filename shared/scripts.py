@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ class LuaScript:
         parts = [p.read_text() for p in prelude] + [path.read_text()]
         return cls(path.stem, "\n".join(parts))
 
-    @property
+    @cached_property
     def sha(self) -> str:
         return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
@@ -52,7 +53,21 @@ class LuaScript:
         except NoScriptError:
             return await redis.eval(self.source, len(keys), *keys, *args)
 
+    async def run_many(
+        self, redis: RedisClient, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+    ) -> list[Any]:
+        """Several calls in one round trip, in order (each atomic on its own); per call its
+        reply or the error it met. By source, as `queue`: a cluster pipeline refuses EVALSHA,
+        and Redis finds the compiled script by the source's SHA, so it is not compiled again."""
+        if not calls:
+            return []
+        async with redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                self.queue(pipe, keys, args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
     def queue(self, pipe: RedisPipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Add one call to a pipeline. By source, not SHA: a pipeline cannot fall back on
-        NOSCRIPT per command, and the scripts sent this way are a few lines."""
+        NOSCRIPT per command, and a cluster pipeline refuses EVALSHA."""
         pipe.eval(self.source, len(keys), *keys, *args)

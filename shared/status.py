@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.redis_client import RedisPipeline
 from shared.scripts import LuaScript
 from shared.timeline import DeliveryAttempted, Routed, TimelineEvent, parse, stored
 
@@ -48,26 +49,43 @@ async def record_many(
     """Several stories' records in one round trip; per record, the error it met or None."""
     if not records:
         return []
-    now = time.time()
     async with redis.pipeline(transaction=False) as pipe:
-        for one in records:
-            stamped = one.entry.model_copy(update={"at": now, "service": one.service})
-            fields: list[Any] = []
-            for name, value in one.entry.status_fields().items():
-                if value is not None:
-                    fields += [
-                        name,
-                        value if isinstance(value, str | int | float) else json.dumps(value, default=str),
-                    ]
-            fields += [f"{one.entry.event}_at", now, "updated_at", now]
-            entry = json.dumps(stored(stamped), default=str)
-            _RECORD.queue(
-                pipe,
-                [keys.story(one.story_id), keys.story_timeline(one.story_id)],
-                [STATUS_TTL_SECONDS, TIMELINE_MAX, entry, *fields],
-            )
+        queue_records(pipe, keys, records)
         replies = await pipe.execute(raise_on_error=False)
-    return [reply if isinstance(reply, BaseException) else None for reply in replies]
+    return record_errors(replies, len(records))
+
+
+COMMANDS_PER_RECORD = 1  # one status.lua call
+
+
+def queue_records(pipe: RedisPipeline, keys: Keys, records: Sequence[Record]) -> int:
+    """Add the records' commands to a pipeline another write shares (its round trip); returns
+    how many replies they take, for `record_errors`."""
+    now = time.time()
+    for one in records:
+        stamped = one.entry.model_copy(update={"at": now, "service": one.service})
+        fields: list[Any] = []
+        for name, value in one.entry.status_fields().items():
+            if value is not None:
+                fields += [
+                    name,
+                    value if isinstance(value, str | int | float) else json.dumps(value, default=str),
+                ]
+        fields += [f"{one.entry.event}_at", now, "updated_at", now]
+        _RECORD.queue(
+            pipe,
+            [keys.story(one.story_id), keys.story_timeline(one.story_id)],
+            [STATUS_TTL_SECONDS, TIMELINE_MAX, json.dumps(stored(stamped), default=str), *fields],
+        )
+    return COMMANDS_PER_RECORD * len(records)
+
+
+def record_errors(replies: Sequence[Any], records: int) -> list[BaseException | None]:
+    """Per record queued by `queue_records`, the first error among its replies, or None."""
+    return [
+        next((r for r in replies[i : i + COMMANDS_PER_RECORD] if isinstance(r, BaseException)), None)
+        for i in range(0, COMMANDS_PER_RECORD * records, COMMANDS_PER_RECORD)
+    ]
 
 
 OutletStateName = Literal["queued", "skipped", "retrying", "delivered", "failed", "canceled"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -60,21 +61,30 @@ RouterFactory = Callable[[Settings, NewsroomConfig, RedisClient], APIRouter]
 
 
 class Backlog:
-    """Each partner's enrich backlog (its lane), sampled at most every half second.
+    """Each partner's enrich backlog (its lane), sampled at most every `SAMPLE_SECONDS`.
 
     A partner is shed when its own lane holds its share of `backlog_limit` (the limit
     divided among the partners), so one partner's flood never makes ingest refuse another.
     """
 
-    def __init__(self, redis: RedisClient, keys: Keys, limit: int, partners: int) -> None:
-        self.redis, self.keys = redis, keys
+    SAMPLE_SECONDS = 0.5  # a backlog read per partner per half second, not per POST
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        limit: int,
+        partners: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis, self.keys, self.clock = redis, keys, clock
         self.share = max(1, limit // max(1, partners))
         self._sampled: dict[str, tuple[float, int]] = {}
 
     async def too_long(self, partner: str) -> bool:
-        now = time.monotonic()
-        at, size = self._sampled.get(partner, (0.0, 0))
-        if now - at > 0.5:
+        now = self.clock()
+        at, size = self._sampled.get(partner, (-math.inf, 0))
+        if now - at > self.SAMPLE_SECONDS:
             lag, pending = await backlog(self.redis, Stream(self.keys.received_lane(partner), "enrich"))
             size = lag + pending
             self._sampled[partner] = (now, size)

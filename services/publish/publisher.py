@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,14 +19,15 @@ from typing import Any
 from services.publish.deliveries import STATUSES, Action
 from services.publish.formats import Rendition, event_type, render
 from services.publish.gate import Gate, OutletHas, StoryState, decide, is_kill, is_withheld, outlet_has
-from services.publish.queue import Delivery, OutletQueue
-from services.publish.routing import route
+from services.publish.queue import Delivery, OutletQueue, enqueue_many, markers
+from services.publish.routing import Decision, route
 from shared import status
 from shared.age import editor_flags, story_age_label
 from shared.config import NewsroomConfig, Outlet
 from shared.connections import RedisClient
 from shared.events import DeliveryDone, DeliveryFailed, KillRequested, StoryEnriched
 from shared.logging import get_logger
+from shared.redis_client import RedisPipeline
 from shared.settings import Settings
 from shared.streams import decode_entry, encode_event
 from shared.timeline import EditorActed, Queued, Route, Routed
@@ -102,41 +103,115 @@ class Publisher:
     # --- accepting stories -----------------------------------------------------------
     async def accept(self, enriched: StoryEnriched, outlets: list[Outlet] | None = None) -> dict[str, str]:
         """Route a story version to the outlets and queue it; returns each outlet's result."""
+        (result,) = await self.accept_many([enriched], outlets)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def accept_many(
+        self, batch: Sequence[StoryEnriched], outlets: list[Outlet] | None = None
+    ) -> list[dict[str, str] | BaseException]:
+        """`accept` for a batch, in three round trips whatever its size: (1) every version into
+        its story's versions, read back, with its routing in the timeline; (2) every copy into
+        its outlet's queue; (3) the created deliveries indexed and announced, and the queue
+        results in the timelines. Pipelines keep their order, so the versions of one story are
+        remembered and queued in batch order, as one at a time would. Per story: each outlet's
+        result, or the error that stopped it (the caller retries that story alone)."""
         now = datetime.now(UTC)
-        story = enriched.story
-        state = await self.remember_version(enriched)
         chosen = outlets if outlets is not None else self.config.outlets
-        decisions = [(outlet, route(outlet, enriched, now)) for outlet in chosen]
-        routing = [Route(outlet=o.name, decision=d.verdict, reason=d.reason) for o, d in decisions]
-        await status.record(
-            self.redis,
-            self.keys,
-            enriched.story_id,
-            Routed(version=story.version, routing=routing),
-            service="publish",
-        )
-        results: dict[str, str] = {}
-        # A withhold reaches every queue: it cancels an older version waiting there.
-        waiting = [o for o, d in decisions if d.enqueue or is_withheld(enriched)]
-        results.update({o.name: "skipped: " + d.reason for o, d in decisions if o not in waiting})
-        # Each outlet's queue is its own hash tag: queue them all at once.
-        answers = await asyncio.gather(*(self.queue_copy(o, enriched, state, now) for o in waiting))
-        queued = {outlet.name: answer for outlet, answer in zip(waiting, answers, strict=True)}
-        results.update(queued)
-        log.info(
-            "story routed", version=story.version, routing=[r.model_dump() for r in routing], queued=queued
-        )
-        if queued:
-            entry = Queued(version=story.version, queued=queued)
-            await status.record(self.redis, self.keys, enriched.story_id, entry, service="publish")
-        return results
+        plans = [_Accepting(enriched, [(o, route(o, enriched, now)) for o in chosen]) for enriched in batch]
+        states = await self._remember_versions(plans)
+        copies: list[tuple[_Accepting, _Copy]] = []
+        for plan, state in zip(plans, states, strict=True):
+            if plan.error is not None:
+                continue
+            enriched = plan.enriched
+            # A withhold reaches every queue: it cancels an older version waiting there.
+            for outlet, decision in plan.decisions:
+                if decision.enqueue or is_withheld(enriched):
+                    try:
+                        copies.append((plan, await self._plan_copy(outlet, enriched, state, now)))
+                    except Exception as exc:
+                        plan.error = exc
+                else:
+                    plan.results[outlet.name] = "skipped: " + decision.reason
+        await self._queue_copies([c for p, c in copies if p.error is None])
+        for plan, copy in copies:
+            answer = copy.answer
+            if plan.error is not None or answer is None:
+                continue
+            if isinstance(answer, BaseException):
+                plan.error = answer
+            else:
+                plan.queued[copy.outlet.name] = answer
+        # Every delivery created is indexed and announced, even when its story failed on
+        # another outlet: the retry finds it `exists` and would not do it again.
+        created = [c for _p, c in copies if c.row is not None]
+        await self._index_and_record(created, [p for p in plans if p.error is None])
+        for plan in plans:
+            if plan.error is not None:
+                continue
+            story = plan.enriched.story
+            plan.results.update(plan.queued)
+            log.info(
+                "story routed",
+                story_id=plan.enriched.story_id,
+                trace_id=plan.enriched.trace_id,
+                version=story.version,
+                routing=[r.model_dump() for r in plan.routing],
+                queued=plan.queued,
+            )
+        for name in {c.outlet.name for c in created}:
+            self.wake(name)
+        return [plan.error if plan.error is not None else plan.results for plan in plans]
+
+    async def _remember_versions(self, plans: list[_Accepting]) -> list[StoryState | None]:
+        """Round trip (1): each version into its story's versions and the story's state with it
+        read back, and each story's routing recorded."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for plan in plans:
+                enriched = plan.enriched
+                key = self.keys.story_versions(enriched.story_id)
+                pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", enriched.model_dump_json())
+                pipe.hvals(key)
+            status.queue_records(pipe, self.keys, [plan.routed() for plan in plans])
+            replies = await pipe.execute(raise_on_error=False)
+        errors = status.record_errors(replies[2 * len(plans) :], len(plans))
+        states: list[StoryState | None] = []
+        for n, (plan, error) in enumerate(zip(plans, errors, strict=True)):
+            written, raw = replies[2 * n], replies[2 * n + 1]
+            plan.error = next((r for r in (written, raw, error) if isinstance(r, BaseException)), None)
+            if plan.error is not None:
+                states.append(None)
+                continue
+            try:
+                states.append(StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw))
+            except Exception as exc:
+                plan.error = exc
+                states.append(None)
+        return states
 
     async def queue_copy(
         self, outlet: Outlet, enriched: StoryEnriched, state: StoryState | None, now: datetime
     ) -> str:
         """Queue one copy for one outlet as the gate allows: 'created', or why not."""
+        copy = await self._plan_copy(outlet, enriched, state, now)
+        await self._queue_copies([copy])
+        if isinstance(copy.answer, BaseException):
+            raise copy.answer
+        if copy.row is not None:
+            await self._index_and_record([copy], [])
+            self.wake(outlet.name)
+        assert copy.answer is not None
+        return copy.answer
+
+    async def _plan_copy(
+        self, outlet: Outlet, enriched: StoryEnriched, state: StoryState | None, now: datetime
+    ) -> _Copy:
+        """One outlet's copy as the gate allows it: its enqueue call, or the answer without one."""
         kind = "withheld" if is_withheld(enriched) else event_type(enriched).removeprefix("story.")
         held_until: datetime | None = None
+        copy = _Copy(outlet, enriched, delivery_id(outlet.name, enriched))
         if kind not in ("killed", "withheld"):
             # Kills and withholds always reach the queue: they cancel what waits there. What
             # the outlet has is the queue's to judge here, atomically (its script refuses a
@@ -144,25 +219,95 @@ class Publisher:
             # judges it again with the outlet's markers before anything leaves.
             gate = decide(enriched, state, outlet, OutletHas(), now)
             if gate.verdict == "never" and gate.refusal != "SUPERSEDED":
-                known = await self.queues[outlet.name].get(delivery_id(outlet.name, enriched))
-                return f"exists: {known.status}" if known else "skipped: " + gate.reason
+                known = await self.queues[outlet.name].get(copy.did)
+                copy.answer = f"exists: {known.status}" if known else "skipped: " + gate.reason
+                return copy
             held_until = gate.until
-        result, detail = await self._enqueue(outlet, enriched, kind, now, held_until)
-        return result if result == "created" else f"{result}: {detail}"
+        story = enriched.story
+        age_label, flags = self.label_and_flags(enriched, outlet, now)
+        urgent = kind == "killed" or (story.urgency is not None and story.urgency <= 2)
+        copy.call = self.queues[outlet.name].enqueue_arguments(
+            delivery_id=copy.did,
+            story_id=enriched.story_id,
+            version=story.version,
+            kind=kind,
+            held_until_ms=int(held_until.timestamp() * 1000) if held_until else None,
+            fields={
+                "outlet": outlet.name,
+                "partner": story.partner,
+                "headline": story.headline,
+                "event_type": event_type(enriched),
+                "trace_id": enriched.trace_id,
+                "urgent": "1" if urgent else "0",
+                "age_label": age_label or "",
+                "flags": json.dumps(flags),
+                "event": enriched.model_dump_json(),
+            },
+        )
+        return copy
 
-    async def remember_version(self, enriched: StoryEnriched) -> StoryState | None:
-        """Add this version to the story's versions; returns the story's state with it."""
-        key = self.keys.story_versions(enriched.story_id)
+    async def _queue_copies(self, copies: list[_Copy]) -> None:
+        """Round trip (2): every planned copy into its queue, in order."""
+        calls = [c for c in copies if c.call is not None]
+        answers = await enqueue_many(self.redis, [(self.queues[c.outlet.name], c.call or {}) for c in calls])
+        for copy, answer in zip(calls, answers, strict=True):
+            if isinstance(answer, BaseException):
+                copy.answer = answer
+                continue
+            result, detail, row = answer
+            copy.answer = result if result == "created" else f"{result}: {detail}"
+            copy.row = row if result == "created" else None
+
+    async def _index_and_record(self, created: list[_Copy], plans: list[_Accepting]) -> None:
+        """Round trip (3): each created delivery under its story and on the live feed, and each
+        story's queue results in its timeline. A failure fails its story (retried: the queue
+        answers `exists` then, and nothing is queued twice)."""
+        if not created and not plans:
+            return
+        records = [plan.queued_record() for plan in plans if plan.queued]
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", enriched.model_dump_json())
-            pipe.hvals(key)
-            _, raw = await pipe.execute()
-        return StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw)
+            for copy in created:
+                pipe.hset(self.keys.story_deliveries(copy.enriched.story_id), copy.did, copy.outlet.name)
+                if copy.row is not None:
+                    self.queue_announcement(pipe, copy.row)
+            status.queue_records(pipe, self.keys, records)
+            replies = await pipe.execute(raise_on_error=False)
+        failed: dict[str, BaseException] = {}
+        at = 0
+        for copy in created:
+            for reply in replies[at : at + 2]:
+                if isinstance(reply, BaseException):
+                    failed.setdefault(copy.enriched.story_id, reply)
+            at += 2
+        for record, error in zip(records, status.record_errors(replies[at:], len(records)), strict=True):
+            if error is not None:
+                failed.setdefault(record.story_id, error)
+        for plan in plans:
+            plan.error = plan.error or failed.get(plan.enriched.story_id)
+        if failed and not plans:
+            raise next(iter(failed.values()))
 
     # --- the gate -----------------------------------------------------------------------
     async def story_state(self, story_id: str) -> StoryState | None:
         raw = await self.redis.hvals(self.keys.story_versions(story_id))
         return StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw)
+
+    async def announce_and_gate(
+        self, delivery: Delivery, copy: StoryEnriched, outlet: Outlet, now: datetime
+    ) -> Gate:
+        """A claimed delivery on the live feed ("sending") and the gate's answer for it, in one
+        round trip: the announcement, the story's versions and the outlet's markers of it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.queue_announcement(pipe, delivery)
+            pipe.hvals(self.keys.story_versions(copy.story_id))
+            pipe.hgetall(self.queues[outlet.name].key("s:" + copy.story_id))
+            replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        _announced, versions, has = replies
+        state = StoryState.fold(StoryEnriched.model_validate_json(v) for v in versions)
+        return decide(copy, state, outlet, outlet_has(markers(has), delivery.id), now)
 
     async def gate(
         self,
@@ -180,38 +325,6 @@ class Publisher:
         else:
             markers = await markers_read
         return decide(copy, state, outlet, outlet_has(markers, delivery_id), now or datetime.now(UTC))
-
-    async def _enqueue(
-        self, outlet: Outlet, enriched: StoryEnriched, kind: str, now: datetime, held_until: datetime | None
-    ) -> tuple[str, str]:
-        story, queue = enriched.story, self.queues[outlet.name]
-        age_label, flags = self.label_and_flags(enriched, outlet, now)
-        did = delivery_id(outlet.name, enriched)
-        urgent = kind == "killed" or (story.urgency is not None and story.urgency <= 2)
-        result, detail, row = await queue.enqueue(
-            delivery_id=did,
-            story_id=enriched.story_id,
-            version=story.version,
-            kind=kind,
-            held_until_ms=int(held_until.timestamp() * 1000) if held_until else None,
-            fields={
-                "outlet": outlet.name,
-                "partner": story.partner,
-                "headline": story.headline,
-                "event_type": event_type(enriched),
-                "trace_id": enriched.trace_id,
-                "urgent": "1" if urgent else "0",
-                "age_label": age_label or "",
-                "flags": json.dumps(flags),
-                "event": enriched.model_dump_json(),
-            },
-        )
-        if result == "created":
-            await self.redis.hset(self.keys.story_deliveries(enriched.story_id), did, outlet.name)
-            if row is not None:
-                await self.announce_delivery(row)
-            self.wake(outlet.name)
-        return result, detail
 
     async def backfill(self, outlet: Outlet, since: datetime, until: datetime) -> dict[str, Any]:
         """Queue for one outlet each story of a stretch of the enriched stream, as it stands now.
@@ -376,8 +489,25 @@ class Publisher:
             approximate=True,
         )
 
+    def queue_announcement(self, pipe: RedisPipeline, delivery: Delivery) -> None:
+        """`announce_delivery` as one command of a pipeline another write shares."""
+        pipe.xadd(
+            self.keys.delivery_changes,
+            {"data": json.dumps(delivery.public())},
+            maxlen=CHANGES_KEPT,
+            approximate=True,
+        )
+
     async def record_outcome(self, delivery: Delivery, final: bool) -> None:
         """Done/failed events for operators (the `{P:events}:deliveries` stream)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self.queue_outcome(pipe, delivery, final)
+            (reply,) = await pipe.execute(raise_on_error=False)
+        if isinstance(reply, BaseException):
+            raise reply
+
+    async def queue_outcome(self, pipe: RedisPipeline, delivery: Delivery, final: bool) -> None:
+        """`record_outcome` as one command of a pipeline another write shares."""
         code = delivery.fields.get("status_code", "")
         trace_id = delivery.fields.get("trace_id", "")
         common: dict[str, Any] = {
@@ -399,7 +529,42 @@ class Publisher:
                 **common,
             )
         payload = await encode_event(event, trace_id or None)
-        await self.redis.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
+        pipe.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
+
+
+@dataclass
+class _Accepting:
+    """One story version on its way through `accept_many`."""
+
+    enriched: StoryEnriched
+    decisions: list[tuple[Outlet, Decision]]
+    results: dict[str, str] = field(default_factory=dict)
+    queued: dict[str, str] = field(default_factory=dict)
+    error: BaseException | None = None
+
+    @property
+    def routing(self) -> list[Route]:
+        return [Route(outlet=o.name, decision=d.decision, reason=d.reason) for o, d in self.decisions]
+
+    def routed(self) -> status.Record:
+        entry = Routed(version=self.enriched.story.version, routing=self.routing)
+        return status.Record(self.enriched.story_id, entry, "publish")
+
+    def queued_record(self) -> status.Record:
+        entry = Queued(version=self.enriched.story.version, queued=self.queued)
+        return status.Record(self.enriched.story_id, entry, "publish")
+
+
+@dataclass
+class _Copy:
+    """One outlet's copy of one version: its enqueue call, then the queue's answer."""
+
+    outlet: Outlet
+    enriched: StoryEnriched
+    did: str
+    call: dict[str, Any] | None = None  # None: decided without the queue (`answer` is set)
+    answer: str | BaseException | None = None
+    row: Delivery | None = None  # the delivery as created
 
 
 async def sleep_until_woken(event: asyncio.Event, seconds: float) -> None:

@@ -125,6 +125,23 @@ class Delivery:
         }
 
 
+def markers(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """A story's markers hash (`s:SID`) as read."""
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+async def enqueue_many(
+    redis: RedisClient, calls: list[tuple[OutletQueue, dict[str, Any]]]
+) -> list[tuple[str, str, Delivery | None] | BaseException]:
+    """Several enqueue calls, on any outlets' queues, in one round trip and in order (each
+    atomic on its own): the versions of one story reach a queue in the order given."""
+    replies = await script("enqueue").call_many(redis, [(queue.base, named) for queue, named in calls])
+    return [
+        reply if isinstance(reply, BaseException) else queue.enqueued(reply)
+        for (queue, _named), reply in zip(calls, replies, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Claim:
     delivery: Delivery | None
@@ -158,6 +175,27 @@ class OutletQueue:
 
         Returns ('created'|'exists'|'skipped', detail, the new row when created).
         """
+        named = self.enqueue_arguments(
+            delivery_id=delivery_id,
+            story_id=story_id,
+            version=version,
+            kind=kind,
+            held_until_ms=held_until_ms,
+            fields=fields,
+        )
+        return self.enqueued(await script("enqueue").call(self.redis, self.base, **named))
+
+    def enqueue_arguments(
+        self,
+        *,
+        delivery_id: str,
+        story_id: str,
+        version: int,
+        kind: str,
+        held_until_ms: int | None,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The enqueue script's named arguments (for `enqueue_many`, several queues at once)."""
         now = now_ms()
         status = "held" if held_until_ms and held_until_ms > now else "queued"
         due = held_until_ms if status == "held" and held_until_ms else now
@@ -165,19 +203,20 @@ class OutletQueue:
         values.update(id=delivery_id, story_id=story_id, version=str(version), kind=kind)
         if status == "held":
             values.update(hold_reason="embargo")
-        result = await script("enqueue").call(
-            self.redis,
-            self.base,
-            id=delivery_id,
-            story_id=story_id,
-            version=version,
-            kind=kind,
-            status=status,
-            due_ms=due,
-            now=now,
-            fields_json=json.dumps(values),
-            retention_ms=self.retention_ms,
-        )
+        return {
+            "id": delivery_id,
+            "story_id": story_id,
+            "version": version,
+            "kind": kind,
+            "status": status,
+            "due_ms": due,
+            "now": now,
+            "fields_json": json.dumps(values),
+            "retention_ms": self.retention_ms,
+        }
+
+    def enqueued(self, result: list[Any]) -> tuple[str, str, Delivery | None]:
+        """The enqueue script's answer: ('created'|'exists'|'skipped', detail, the new row)."""
         row = self._row(result[2]) if len(result) > 2 else None
         return _text(result[0]), _text(result[1]), row
 
@@ -271,8 +310,7 @@ class OutletQueue:
     async def story_markers(self, story_id: str) -> dict[str, str]:
         """What this outlet has of a story: `sent` (newest version delivered), `inflight`,
         `pending`, `killed`."""
-        raw = await self.redis.hgetall(self.key("s:" + story_id))
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return markers(await self.redis.hgetall(self.key("s:" + story_id)))
 
     async def get(self, delivery_id: str) -> Delivery | None:
         raw = await self.redis.hgetall(self.key("d:" + delivery_id))

@@ -36,7 +36,7 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Judgement:
     outcome: Outcome
     delay: float = 0.0
     error: str = ""
@@ -50,20 +50,20 @@ def judge(
     jitter: float,
     retry_after_max: float,
     rand: Callable[[], float] = random.random,
-) -> Verdict:
+) -> Judgement:
     """Decide after attempt number `attempts_made` (1-based) of this round."""
     if attempt.ok:
-        return Verdict("delivered")
+        return Judgement("delivered")
     code = attempt.status_code
     error = attempt.error or describe(code)
     if code == 410:
-        return Verdict("disable", error=f"{error}: outlet disabled")
+        return Judgement("disable", error=f"{error}: outlet disabled")
     if attempts_made > len(schedule):
-        return Verdict("failed", error=f"{error} (gave up after {attempts_made} attempts)")
+        return Judgement("failed", error=f"{error} (gave up after {attempts_made} attempts)")
     delay = retry_delay(attempts_made, schedule, jitter=jitter, rand=rand)
     if code in THROTTLING and attempt.retry_after is not None:
         delay = max(delay, min(attempt.retry_after, retry_after_max))
-    return Verdict("retry", delay=delay, error=error)
+    return Judgement("retry", delay=delay, error=error)
 
 
 def retry_delay(

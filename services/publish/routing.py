@@ -17,18 +17,20 @@ from shared.config import Outlet, OutletFilters
 from shared.events import StoryEnriched
 from shared.story import EntityTag
 
-Verdict = Literal["deliver", "hold", "kill", "skip"]
+RouteDecision = Literal["deliver", "hold", "kill", "skip"]
 
 
 @dataclass(frozen=True)
 class Decision:
+    """Routing's decision for one outlet; the timeline keeps it as a `Route` (same fields)."""
+
     outlet: str
-    verdict: Verdict
+    decision: RouteDecision
     reason: str
 
     @property
     def enqueue(self) -> bool:
-        return self.verdict != "skip"
+        return self.decision != "skip"
 
 
 def route(outlet: Outlet, enriched: StoryEnriched, now: datetime) -> Decision:

@@ -11,6 +11,7 @@ script cache (restart, failover, a new cluster node) gets the source once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,6 +46,10 @@ class Script:
     async def call(self, redis: RedisClient, base: str, **named: Any) -> Any:
         keys, args = self.arguments(base, named)
         return await self.lua.run(redis, keys, args)
+
+    async def call_many(self, redis: RedisClient, calls: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """`call` for several (base, named arguments) in one round trip; per call its reply or error."""
+        return await self.lua.run_many(redis, [self.arguments(base, named) for base, named in calls])
 
 
 @cache

@@ -91,7 +91,6 @@ class OutletSender:
 
     async def _send_then_release(self, delivery: Delivery) -> None:
         try:
-            await self.publisher.announce_delivery(delivery)
             await self.send(delivery)
         except Exception as exc:  # the lease brings it back; log and carry on
             log.error("delivery crashed", outlet=self.outlet.name, delivery_id=delivery.id, error=repr(exc))
@@ -109,8 +108,9 @@ class OutletSender:
             delivery_id=delivery.id,
         )
         now = datetime.now(UTC)
-        # The last moment before the bytes leave: whatever path brought it here, the gate decides.
-        gate = await self.publisher.gate(enriched, self.outlet, delivery_id=delivery.id, now=now)
+        # The last moment before the bytes leave: whatever path brought it here, the gate decides
+        # (read in the round trip that announces the claim).
+        gate = await self.publisher.announce_and_gate(delivery, enriched, self.outlet, now)
         if gate.verdict == "never":
             result, row = await self.queue.finish(
                 delivery, outcome="canceled", error=gate.reason, refusal=gate.refusal or ""
@@ -140,7 +140,7 @@ class OutletSender:
                 # it would be sent again and again, "sending", past every schedule.
                 log.error("delivery attempt crashed", error=repr(exc))
                 attempt = Attempt(error=f"attempt crashed: {exc!r}")
-        verdict = judge(
+        judgement = judge(
             attempt,
             delivery.round_attempts,
             schedule,
@@ -150,23 +150,23 @@ class OutletSender:
         DELIVERIES.labels(self.outlet.name, str(attempt.status_code or "error")).inc()
         result, row = await self.queue.finish(
             delivery,
-            outcome=verdict.outcome,
+            outcome=judgement.outcome,
             status_code=attempt.status_code,
-            error=verdict.error,
-            next_ms=now_ms() + int(verdict.delay * 1000),
+            error=judgement.error,
+            next_ms=now_ms() + int(judgement.delay * 1000),
             payload=body,
             age_label=rendition.age_label if rendition else None,
             flags=rendition.flags if rendition else None,
-            disabled_reason=verdict.error,
+            disabled_reason=judgement.error,
         )
         log.info(
             "delivery attempt",
             attempt=delivery.attempts,
             status_code=attempt.status_code,
             result=result,
-            error=verdict.error or None,
+            error=judgement.error or None,
             seconds=round(time.perf_counter() - started, 4),
-            next_in=round(verdict.delay, 3) if result == "retrying" else None,
+            next_in=round(judgement.delay, 3) if result == "retrying" else None,
         )
         if result == "delivered":
             END_TO_END_SECONDS.observe(max(0.0, time.time() - enriched.received_at.timestamp()))
@@ -178,15 +178,15 @@ class OutletSender:
                 settings.keys,
                 source=f"publish:{self.outlet.name}",
                 entry_id=delivery.id,
-                error=verdict.error,
+                error=judgement.error,
                 deliveries=delivery.attempts,
                 payload=body,
                 story_id=enriched.story_id,
             )
             DEAD_LETTERS.labels(f"publish:{self.outlet.name}").inc()
-            if verdict.outcome == "disable":
+            if judgement.outcome == "disable":
                 OUTLET_DISABLED.labels(self.outlet.name).set(1)
-                log.error("ALERT: outlet answered 410 Gone and is disabled", error=verdict.error)
+                log.error("ALERT: outlet answered 410 Gone and is disabled", error=judgement.error)
         await self._after(row, result, enriched, final=result in ("failed", "canceled"))
 
     async def _after(
@@ -195,30 +195,30 @@ class OutletSender:
         publisher = self.publisher
         if current is None:
             return
-        writes = [
-            publisher.announce_delivery(current),
-            status.record(
-                publisher.redis,
-                publisher.keys,
-                enriched.story_id,
-                DeliveryAttempted.model_validate(
-                    {
-                        "outlet": self.outlet.name,
-                        "delivery_id": current.id,
-                        "version": enriched.story.version,
-                        "attempt": current.attempts,
-                        "result": result,
-                        "status_code": current.fields.get("status_code") or None,
-                        "error": current.fields.get("last_error") or None,
-                    }
-                ),
-                service="publish",
-            ),
-        ]
-        if result in ("delivered", "retrying", "failed"):
-            writes.append(publisher.record_outcome(current, final=final))
-        await asyncio.gather(*writes)  # independent keys: one round trip instead of three
+        attempted = DeliveryAttempted.model_validate(
+            {
+                "outlet": self.outlet.name,
+                "delivery_id": current.id,
+                "version": enriched.story.version,
+                "attempt": current.attempts,
+                "result": result,
+                "status_code": current.fields.get("status_code") or None,
+                "error": current.fields.get("last_error") or None,
+            }
+        )
+        # The live feed, the story's timeline and the operators' event: one round trip.
+        async with publisher.redis.pipeline(transaction=False) as pipe:
+            publisher.queue_announcement(pipe, current)
+            status.queue_records(
+                pipe, publisher.keys, [status.Record(enriched.story_id, attempted, "publish")]
+            )
+            if result in ("delivered", "retrying", "failed"):
+                await publisher.queue_outcome(pipe, current, final=final)
+            replies = await pipe.execute(raise_on_error=False)
         structlog.contextvars.unbind_contextvars("story_id", "trace_id", "outlet", "delivery_id")
+        errors = [reply for reply in replies if isinstance(reply, BaseException)]
+        if errors:
+            raise errors[0]
 
     async def stop(self) -> None:
         """Stop sending; a delivery cut short stays 'sending' until its lease brings it back."""

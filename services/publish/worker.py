@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
-import structlog
 from fastapi import FastAPI
 
 from services.publish.api import editors_router
@@ -53,25 +52,20 @@ def create_app(settings: Settings | None = None, config: NewsroomConfig | None =
     running: list[asyncio.Task[None]] = []
 
     async def on_story_enriched(entries: Sequence[Entry[StoryEnriched]]) -> Mapping[str, BaseException]:
-        """Stories of a batch are routed concurrently; versions of one story in stream order."""
+        """The batch is routed and queued together (three round trips however many stories),
+        in stream order, so the versions of one story are queued in the order they came."""
+        results = await publisher.accept_many([entry.event for entry in entries])
         failed: dict[str, BaseException] = {}
-        by_story: dict[str, list[Entry[StoryEnriched]]] = {}
-        for entry in entries:
-            by_story.setdefault(entry.event.story_id, []).append(entry)
-
-        async def accept_in_order(versions: list[Entry[StoryEnriched]]) -> None:
-            for entry in versions:
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, BaseException):
                 enriched = entry.event
-                structlog.contextvars.bind_contextvars(story_id=enriched.story_id, trace_id=enriched.trace_id)
-                try:
-                    await publisher.accept(enriched)
-                except Exception as exc:
-                    log.warning("routing failed; entry left for retry", error=repr(exc))
-                    failed[entry.entry_id] = exc
-                finally:
-                    structlog.contextvars.unbind_contextvars("story_id", "trace_id")
-
-        await asyncio.gather(*(accept_in_order(versions) for versions in by_story.values()))
+                log.warning(
+                    "routing failed; entry left for retry",
+                    story_id=enriched.story_id,
+                    trace_id=enriched.trace_id,
+                    error=repr(result),
+                )
+                failed[entry.entry_id] = result
         return failed
 
     StreamConsumer(

@@ -228,4 +228,5 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    # Finite animations (a row's "just changed" highlight) are shown at their end.
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")

@@ -227,7 +227,10 @@ def test_hold_then_release_a_waiting_delivery(page: Page, stack: Stack) -> None:
     shoot(page, "queue-held")
 
     stack.script.set(item["uri"], "ok")
-    time.sleep(0.5)
+    # Sentinel: a story posted after the hold reaches the same outlet; the held one did not.
+    later = ninjs("Ferries resume from Dover after the storm", located="Dover")
+    stack.post(later)
+    assert stack.app.wait_for(lambda r: len(stack.received_by(r, later["uri"])) == 1, 30), "the later story"
     assert stack.received_by(stack.app, item["uri"]) == [], "a held delivery was sent"
     waiting.get_by_role("button", name="Release").click()
     confirm(page, "Release this delivery?")
@@ -428,7 +431,6 @@ def test_laptop_overview_screenshot(browser: Browser, stack: Stack) -> None:
         expect(page.locator('#outlet-counts [data-outlet="mobile-app"]')).to_contain_text("failing")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= LAPTOP["width"], f"the queue scrolls sideways on a laptop ({width}px)"
-        page.wait_for_timeout(2000)  # let the "just changed" highlight fade
         shoot(page, "queue-overview", full_page=False)
         open_story(page, failing_id, failing["headlines"][0]["value"])
         width = page.evaluate("document.documentElement.scrollWidth")

@@ -147,7 +147,9 @@ async def test_operators_metrics_health_and_readiness(
                     assert _metric(enrich_text, name, group="enrich") is not None, name
                 assert _metric(enrich_text, "newsroom_dead_letter_entries") == 0
                 publish_text = await scrape(publish.url)
-                assert _metric(publish_text, "newsroom_deliveries_total", outlet="alpha", status="200") == 5
+                assert (
+                    _metric(publish_text, "newsroom_deliveries_total", outlet="alpha", status_code="200") == 5
+                )
                 assert (_metric(publish_text, "newsroom_end_to_end_seconds_count") or 0) >= 5
 
                 for proc in pipeline.processes():

@@ -13,11 +13,20 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+from services.publish.deliveries import FINISHED, STATUSES
 from shared.config import sha256_hex
 from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import make_story_id
-from tests.helpers.pipeline import PARTNER_ID, PARTNER_KEY, SECRETS, Pipeline, ninjs_item, wait_until
+from tests.helpers.pipeline import (
+    PARTNER_ID,
+    PARTNER_KEY,
+    SECRETS,
+    Pipeline,
+    ninjs_item,
+    pending_counts,
+    wait_until,
+)
 from tests.helpers.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +100,18 @@ async def test_sigkill_mid_delivery_neither_loses_nor_resends_a_delivered_story(
                 assert (await redis.hget(row_key, "status")) == b"sending"
                 pipeline.restart(publish)
                 assert await wait_until(lambda: len(outlet.attempts) >= 7, 30), publish.log_tail()
-                await asyncio.sleep(1.0)  # anything wrongly re-sent would arrive now
+
+                async def settled() -> bool:
+                    # Nothing left that could be sent: every stream entry acknowledged and every
+                    # delivery finished. Anything wrongly re-sent has been sent by then.
+                    if sum((await pending_counts(redis, settings)).values()):
+                        return False
+                    unfinished = [s for s in STATUSES if s not in FINISHED]
+                    return all(
+                        [await redis.zcard(settings.keys.outlet("alpha", f"st:{s}")) == 0 for s in unfinished]
+                    )
+
+                assert await wait_until(settled, 30), await pending_counts(redis, settings)
         delivered = [r for r in outlet.received if hung_id not in r.webhook_id]
         assert sorted(r.json["data"]["uri"] for r in delivered) == [
             f"urn:test:story:{n}" for n in range(1, 6)
@@ -116,6 +136,7 @@ async def test_editors_see_each_state_change_live_and_act_over_http(
         with Pipeline(env, tmp_path) as pipeline:
             base = pipeline.publishers[0].url
             events: list[dict[str, Any]] = []
+            connected = asyncio.Event()
             async with httpx.AsyncClient(timeout=30) as client:
                 refused = await client.get(f"{base}/v1/deliveries")
                 assert refused.status_code == 401
@@ -130,7 +151,9 @@ async def test_editors_see_each_state_change_live_and_act_over_http(
                             assert stream.headers["content-type"].startswith("text/event-stream")
                             kind = ""
                             async for line in stream.aiter_lines():
-                                if line.startswith("id: "):
+                                if line == ": connected":  # sent once the stream's cursor is set
+                                    connected.set()
+                                elif line.startswith("id: "):
                                     last_id = line[4:]
                                 elif line.startswith("event: "):
                                     kind = line[7:]
@@ -138,7 +161,7 @@ async def test_editors_see_each_state_change_live_and_act_over_http(
                                     events.append(json.loads(line[6:]))
 
                 listener = asyncio.create_task(listen())
-                await asyncio.sleep(0.5)
+                assert await wait_until(connected.is_set, 10), "the event stream never connected"
                 posted = time.monotonic()
                 story_id = await _post(client, pipeline, ninjs_item(1))
                 assert await wait_until(lambda: any(e["status"] == "failed" for e in events), 30)

@@ -3,7 +3,6 @@ downstream; a removed worker's pending entries are taken over by the others."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -77,7 +76,17 @@ async def test_enrich_workers_share_the_load_and_take_over_a_removed_one(
                 assert worker.proc is not None
                 worker.proc.send_signal(signal.SIGSTOP)
             try:
-                await asyncio.sleep(max(0.5, settings.polling_ms / 1000 * 3))
+                # A frozen survivor may still have a blocking XREADGROUP at Redis, which would take
+                # the new entries: wait until Redis says each began longer than a block ago.
+                frozen = {w.env["NEWSROOM_CONSUMER_NAME"].encode() for w in survivors}
+
+                async def no_survivor_blocked() -> bool:
+                    consumers = await redis.xinfo_consumers(lane.name, lane.group)
+                    return all(
+                        c["idle"] > settings.polling_ms + 100 for c in consumers if c["name"] in frozen
+                    )
+
+                assert await wait_until(no_survivor_blocked, 30, 0.05)
                 await pipeline.post_all(ninjs_item(i) for i in range(n, n + 40))
                 claimed = await redis.xreadgroup(lane.group, name, {lane.name: ">"}, count=100)
             finally:

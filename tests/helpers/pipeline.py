@@ -24,6 +24,7 @@ from shared.streams import Streams
 from shared.webhooks import verify
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.receiver import Receiver
+from tests.helpers.waiting import wait_until as wait_until  # re-exported: tests import it from here
 
 PARTNER_KEY = "fault-partner-key"
 PARTNER_ID = "wire"
@@ -167,7 +168,8 @@ class Pipeline:
         self, items: Iterable[dict[str, Any]], *, rate: float | None = None, concurrency: int = 8
     ) -> None:
         """Post items with bounded concurrency, optionally paced to `rate` items per second."""
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        # Bounded: put() waits while the senders are behind (back-pressure as an event).
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=30) as client:
 
@@ -181,8 +183,6 @@ class Pipeline:
                     delay = started + n / rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                while queue.qsize() > concurrency * 2:
-                    await asyncio.sleep(0.005)
                 await queue.put(item)
             for _ in tasks:
                 await queue.put(None)
@@ -223,18 +223,6 @@ async def pending_counts(redis: RedisClient, settings: Settings) -> dict[str, in
             continue
         counts[stream.name] = int(summary["pending"])
     return counts
-
-
-async def wait_until(check: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return True
-        await asyncio.sleep(interval)
-    return False
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -18,6 +18,7 @@ from shared.consuming import Entry
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.integration
 WINDOW_MS = 3_600_000
@@ -78,11 +79,16 @@ async def test_the_first_chunk_is_on_the_stream_while_the_next_is_still_being_en
     enricher = HeldEnricher(settings, hold_story=batch[CHUNK].event.story_id)
     handling = asyncio.create_task(enrich_entries(batch, enricher, redis, settings.keys, WINDOW_MS))
 
-    async def first_chunk_out() -> None:
-        while await enriched_count(redis, settings) < CHUNK:
-            await asyncio.sleep(0.01)
+    async def first_chunk_out() -> bool:
+        # On the stream, then recorded (the worker appends the chunk, then writes its status
+        # records in one pipeline, in order): the chunk's last record is the event.
+        last = batch[CHUNK - 1].event.story_id
+        return (
+            await enriched_count(redis, settings) >= CHUNK
+            and await status.read(redis, settings.keys, last) is not None
+        )
 
-    await asyncio.wait_for(first_chunk_out(), timeout=10)
+    await until(first_chunk_out, 10, "the first chunk on the stream", interval=0.01)
     assert not handling.done()  # the rest of the batch is held back, the first chunk is out
     first = await status.read(redis, settings.keys, batch[0].event.story_id)
     assert first is not None

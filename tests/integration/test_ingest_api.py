@@ -11,12 +11,13 @@ import httpx
 import pytest
 
 from services.ingest import offload
+from services.ingest.app import Backlog
 from shared import status
 from shared.config import NewsroomConfig, Partner, sha256_hex
 from shared.connections import RedisClient
 from shared.settings import Settings
 from shared.story import make_story_id
-from shared.streams import Streams, ensure_groups
+from shared.streams import Stream, Streams, ensure_groups
 from shared.timeline import DeliveryAttempted, Enriched, Route, Routed
 from shared.webhooks import signature_headers
 from tests.conftest import shared_data
@@ -393,13 +394,31 @@ async def test_backlog_past_the_limit_sheds_load_with_503(settings: Settings, re
     async with ingest_client(ingest_settings(settings, backlog_limit=4)) as client:
         assert (await _post(client, ninjs("urn:q:1"))).status_code == 202
         assert (await _post(client, ninjs("urn:q:2"))).status_code == 202
-        await asyncio.sleep(0.6)  # the backlog is sampled at most twice a second
+    # Another ingest replica samples the backlog at its first POST (this one's sample is
+    # up to Backlog.SAMPLE_SECONDS old; the test below covers that refresh on its own clock).
+    async with ingest_client(ingest_settings(settings, backlog_limit=4)) as client:
         shed = await _post(client, ninjs("urn:q:3"))
         other = await _post(client, ninjs("urn:q:other"), KEY_B)
     assert other.status_code == 202
     _is_problem(shed, 503)
     assert shed.headers["retry-after"] == str(settings.retry_after_seconds)
     assert len(await received(redis, settings.keys.received_lane("alpha"))) == 2
+
+
+async def test_the_backlog_sample_is_refreshed_once_it_is_older_than_its_period(
+    settings: Settings, redis: RedisClient
+) -> None:
+    lane = Stream(settings.keys.received_lane("alpha"), "enrich")
+    await ensure_groups(redis, [lane])
+    now = [100.0]
+    shedder = Backlog(redis, settings.keys, limit=2, partners=1, clock=lambda: now[0])
+    assert not await shedder.too_long("alpha")  # sampled: empty
+    for n in range(2):
+        await redis.xadd(lane.name, {"n": n})
+    now[0] += Backlog.SAMPLE_SECONDS
+    assert not await shedder.too_long("alpha")  # the sample is not older than its period yet
+    now[0] += 0.001
+    assert await shedder.too_long("alpha")  # sampled again: its share is full
 
 
 async def test_redis_down_is_503_with_retry_after(settings: Settings) -> None:

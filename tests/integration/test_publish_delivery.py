@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ import pytest
 
 from services.publish.atom import AtomStore
 from services.publish.publisher import Publisher, delivery_id
+from services.publish.queue import Claim, OutletQueue
 from services.publish.senders import OutletSender
 from services.publish.transports import make_transport
 from shared.config import NewsroomConfig, Outlet, OutletFilters
@@ -31,6 +32,7 @@ from shared.settings import Settings
 from shared.story import Story
 from shared.webhooks import verify
 from tests.helpers.receiver import Answer, Receiver
+from tests.helpers.waiting import until as until  # re-exported: other publish tests import it from here
 
 pytestmark = pytest.mark.integration
 
@@ -111,16 +113,24 @@ async def publishing(
             await sender.stop()
 
 
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+async def claims_from_now(queue: OutletQueue, count: int = 1, timeout: float = 10.0) -> list[Claim]:
+    """Wait until the outlet's sender has made `count` claims that began from now on; their
+    results. The positive event behind "nothing was sent": the sender looked at the queue
+    after the moment that matters and took nothing. A spy: the real claim runs."""
+    real = queue.claim
+    seen: list[Claim] = []
+
+    async def claim(token: str, lease_ms: int) -> Claim:
+        found = await real(token, lease_ms)
+        seen.append(found)
+        return found
+
+    setattr(queue, "claim", claim)  # noqa: B010 (mypy refuses assigning to a method)
+    try:
+        await until(lambda: len(seen) >= count, timeout, "the sender's next claim")
+    finally:
+        delattr(queue, "claim")
+    return seen
 
 
 async def status_of(publisher: Publisher, outlet: str, enriched: StoryEnriched) -> str | None:
@@ -234,7 +244,9 @@ async def test_410_disables_the_outlet_until_an_editor_enables_it(
             await until(lambda: _status_is(publisher, "gone", first, "failed"))
             assert await publisher.queues["gone"].disabled()
             await publisher.accept(second)
-            await asyncio.sleep(0.4)
+            looked = await claims_from_now(publisher.queues["gone"])
+            assert [c.delivery for c in looked] == [None]
+            assert looked[0].disabled
             assert len(outlet.attempts) == 1  # nothing more is sent to a disabled outlet
             assert await status_of(publisher, "gone", second) == "queued"
             gone["on"] = False
@@ -276,9 +288,13 @@ async def test_a_hanging_outlet_does_not_delay_a_healthy_one(settings: Settings,
         for n in range(8):
             before = len(healthy.received)
             started = time.time()
-            await publisher.accept(story_event(f"urn:wire:{tag}{n}"))
+            event = story_event(f"urn:wire:{tag}{n}")
+            await publisher.accept(event)
             await until(lambda b=before: len(healthy.received) > b, timeout=5)  # type: ignore[misc]
             found.append(healthy.received[-1].at - started)
+            # Recorded too: leaving `publishing` right after the outlet's 2xx would cancel the
+            # sender before it marks the delivery delivered (it would come back after the lease).
+            await until(lambda e=event: _status_is(publisher, "healthy", e, "delivered"))  # type: ignore[misc]
         return found
 
     with Receiver() as healthy, Receiver(lambda _r, _q: Answer(200, delay=30)) as hanging:
@@ -357,7 +373,7 @@ async def test_kill_goes_to_every_outlet_that_received_a_version_and_nothing_fol
             await until(lambda: len(english.received) == 2)
             after = await publisher.accept(story_event(version=2))
             assert after["english"] == "skipped: story was killed"
-            await asyncio.sleep(0.3)
+            assert [c.delivery for c in await claims_from_now(publisher.queues["english"])] == [None]
         assert [r.json["type"] for r in english.received] == ["story.published", "story.killed"]
         assert english.received[1].json["data"]["flags"] == ["KILLED"]
         assert english.received[0].webhook_id != english.received[1].webhook_id
@@ -438,7 +454,7 @@ async def test_withheld_is_not_sent_and_cancels_an_older_version_waiting(
         assert withheld == {"desk": "skipped: withheld: waiting version canceled"}
         assert await status_of(before_senders_run, "desk", v1) == "canceled"
         async with publishing(fast(settings), redis, outlets) as publisher:
-            await asyncio.sleep(0.4)
+            assert [c.delivery for c in await claims_from_now(publisher.queues["desk"])] == [None]
             assert outlet.attempts == []
             assert (await publisher.accept(story_event("urn:wire:other", pubstatus="withheld")))[
                 "desk"
@@ -446,7 +462,8 @@ async def test_withheld_is_not_sent_and_cancels_an_older_version_waiting(
             v3 = story_event(version=3)
             await publisher.accept(v3)
             await until(lambda: outlet.received)
-            await asyncio.sleep(0.2)
+            await until(lambda: _status_is(publisher, "desk", v3, "delivered"))
+            assert [c.delivery for c in await claims_from_now(publisher.queues["desk"])] == [None]
         assert [r.json["data"]["version"] for r in outlet.attempts] == [3]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +21,7 @@ from shared.streams import (
     trim_processed,
 )
 from tests.helpers.ports import free_port
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +47,6 @@ async def _xadd(redis: RedisClient, stream: str, story_id: str) -> None:
     await redis.xadd(stream, {"__data__": await encode_event(Ping(story_id=story_id))})
 
 
-async def _eventually(check: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 async def test_backlog_written_before_the_group_exists_is_consumed(
     settings: Settings, redis: RedisClient
 ) -> None:
@@ -71,7 +61,7 @@ async def test_backlog_written_before_the_group_exists_is_consumed(
 
     broker = await _run_consumer(settings, redis, stream, handle)
     try:
-        await _eventually(lambda: asyncio.sleep(0, len(seen) == 20))
+        await until(lambda: len(seen) == 20, 15)
         assert sorted(seen) == sorted(f"s{n}" for n in range(20))
         pending = await redis.xpending(stream.name, stream.group)
         assert pending["pending"] == 0
@@ -102,7 +92,7 @@ async def test_failed_entry_is_reclaimed_retried_then_dead_lettered(
             pending = await redis.xpending(stream.name, stream.group)
             return bool(pending["pending"] == 0)
 
-        await _eventually(settled, timeout=20)
+        await until(settled, 20)
         assert attempts["fails-once"] == 2
         assert attempts["always-fails"] == settings.max_attempts
         dead = await redis.xrange(settings.keys.dead_letter)
@@ -130,12 +120,12 @@ async def test_poison_goes_straight_to_dead_letter_and_worker_keeps_running(
         await redis.xadd(stream.name, {"__data__": b'{"unexpected": true}'})
         await redis.xadd(stream.name, {"other": b"no data field"})
         await _xadd(redis, stream.name, "good")
-        await _eventually(lambda: asyncio.sleep(0, seen == ["good"]))
+        await until(lambda: seen == ["good"], 15)
 
         async def three_dead() -> bool:
             return bool(await redis.xlen(settings.keys.dead_letter) == 3)
 
-        await _eventually(three_dead)
+        await until(three_dead, 15)
         dead = await redis.xrange(settings.keys.dead_letter)
         errors = [d[1][b"error"].decode() for d in dead]
         assert all(e.startswith("poison:") for e in errors)
@@ -180,7 +170,11 @@ async def test_consumers_of_past_processes_are_pruned_only_when_idle_and_empty(
     await _xadd(redis, stream.name, "a")
     await redis.xreadgroup(stream.group, "holds-pending", {stream.name: ">"}, count=1)
     await redis.xgroup_createconsumer(stream.name, stream.group, "empty")
-    await asyncio.sleep(0.05)
+
+    async def both_idle_past_the_bound() -> bool:
+        return all(c["idle"] > 10 for c in await redis.xinfo_consumers(stream.name, stream.group))
+
+    await until(both_idle_past_the_bound, 5)
     assert await prune_consumers(redis, stream, idle_ms=10) == ["empty"]
     names = {c["name"] for c in await redis.xinfo_consumers(stream.name, stream.group)}
     assert names == {b"holds-pending"}

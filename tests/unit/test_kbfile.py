@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.enrich.tagging.kb import Entry, KnowledgeBase, load_curated
+from services.enrich.tagging.kb import KnowledgeBase, KnownEntity, load_curated
 from services.enrich.tagging.kbfile import (
     ENTRY_LISTS,
     SINGLE_ENTRIES,
@@ -19,14 +19,16 @@ from services.enrich.tagging.kbfile import (
 from services.enrich.tagging.tables import Table
 
 TABLES = ENTRY_LISTS + SINGLE_ENTRIES + STRING_SETS
-AZ = Entry(
+AZ = KnownEntity(
     "iso3166-1:AZ", "place", "Azerbaijan", "country", "AZ", 10_000_000, "https://sws.geonames.org/587116/"
 )
-BAKU = Entry("geonames:587084", "place", "Baku", "city", "AZ", 1_116_513, "https://sws.geonames.org/587084/")
-GEORGIA_US = Entry("geonames:4197000", "place", "Georgia", "state", "US")
-GEORGIA = Entry("iso3166-1:GE", "place", "Georgia", "country", "GE", 3_700_000)
-REUTERS = Entry("kb:org/reuters", "organisation", "Reuters", "organisation")
-TOWN = Entry("geonames:1", "place", "Şamaxı", "city", "AZ", 1_200)
+BAKU = KnownEntity(
+    "geonames:587084", "place", "Baku", "city", "AZ", 1_116_513, "https://sws.geonames.org/587084/"
+)
+GEORGIA_US = KnownEntity("geonames:4197000", "place", "Georgia", "state", "US")
+GEORGIA = KnownEntity("iso3166-1:GE", "place", "Georgia", "country", "GE", 3_700_000)
+REUTERS = KnownEntity("kb:org/reuters", "organisation", "Reuters", "organisation")
+TOWN = KnownEntity("geonames:1", "place", "Şamaxı", "city", "AZ", 1_200)
 
 
 def small_kb() -> KnowledgeBase:
@@ -69,7 +71,7 @@ def test_the_mapped_file_answers_like_the_kb_it_was_built_from(tmp_path: Path) -
 
 def test_a_table_with_thousands_of_keys_finds_every_one(tmp_path: Path) -> None:
     kb = KnowledgeBase()
-    towns = [Entry(f"geonames:{n}", "place", f"Town {n}", "city", "NL", n) for n in range(5000)]
+    towns = [KnownEntity(f"geonames:{n}", "place", f"Town {n}", "city", "NL", n) for n in range(5000)]
     for town in towns:
         kb.towns.own(town.name, list).append(town)
     mapped = compiled(tmp_path, kb)
@@ -88,7 +90,7 @@ def test_the_editors_file_overrides_the_mapped_kb_without_changing_the_file(tmp_
         encoding="utf-8",
     )
     load_curated(mapped, extra, editor=True)
-    reuters = Entry("kb:org/reuters", "organisation", "Reuters News", "organisation")
+    reuters = KnownEntity("kb:org/reuters", "organisation", "Reuters News", "organisation")
     assert mapped.candidates("Reuters") == [reuters]
     assert mapped.candidates("Reuters News Agency") == []  # the editor's entry replaces it outright
     assert "Reuters News Agency" not in mapped.detect

@@ -44,7 +44,7 @@ def outlet(**filters: Any) -> Outlet:
 
 def test_an_outlet_without_filters_takes_every_story() -> None:
     decision = route(outlet(), event(), NOW)
-    assert (decision.verdict, decision.reason) == ("deliver", "outlet takes every story")
+    assert (decision.decision, decision.reason) == ("deliver", "outlet takes every story")
 
 
 def test_each_filter_refuses_with_a_reason() -> None:
@@ -60,7 +60,7 @@ def test_each_filter_refuses_with_a_reason() -> None:
     ]
     for filters, reason in cases:
         decision = route(outlet(**filters), event(), NOW)
-        assert (decision.verdict, decision.reason) == ("skip", reason)
+        assert (decision.decision, decision.reason) == ("skip", reason)
 
 
 def test_filters_match_by_id_and_primary_language() -> None:
@@ -81,18 +81,18 @@ def test_filters_match_by_id_and_primary_language() -> None:
         pubstatus=["usable"],
     )
     decision = route(matching, story, NOW)
-    assert decision.verdict == "deliver"
+    assert decision.decision == "deliver"
     assert decision.reason.startswith("matches filters partners, languages, max_urgency")
 
 
 def test_withheld_and_expired_go_nowhere_kills_go_to_the_queue_and_embargo_holds() -> None:
-    assert route(outlet(), event(pubstatus="withheld"), NOW).verdict == "skip"
+    assert route(outlet(), event(pubstatus="withheld"), NOW).decision == "skip"
     expired = route(outlet(), event(expires=NOW - timedelta(minutes=1)), NOW)
-    assert (expired.verdict, expired.reason) == ("skip", "expired at 2026-11-28T11:59:00+00:00")
+    assert (expired.decision, expired.reason) == ("skip", "expired at 2026-11-28T11:59:00+00:00")
     kill = route(outlet(languages=["fr"]), event("kill", pubstatus="canceled"), NOW)
-    assert kill.verdict == "kill"  # filters do not apply to kills
+    assert kill.decision == "kill"  # filters do not apply to kills
     held = route(outlet(), event(embargoed=NOW + timedelta(hours=1)), NOW)
-    assert held.verdict == "hold"
+    assert held.decision == "hold"
     assert "embargoed until 2026-11-28T13:00:00+00:00" in held.reason
 
 
@@ -106,9 +106,9 @@ def test_success_and_the_growing_schedule_with_jitter() -> None:
 
 
 def test_after_the_last_scheduled_retry_the_delivery_fails() -> None:
-    verdict = judge(Attempt(error="timeout: ReadTimeout"), 4, SCHEDULE)
-    assert verdict.outcome == "failed"
-    assert verdict.error == "timeout: ReadTimeout (gave up after 4 attempts)"
+    judgement = judge(Attempt(error="timeout: ReadTimeout"), 4, SCHEDULE)
+    assert judgement.outcome == "failed"
+    assert judgement.error == "timeout: ReadTimeout (gave up after 4 attempts)"
 
 
 def test_redirects_are_failures_and_410_disables() -> None:

@@ -165,6 +165,20 @@ def test_headline_capitals_do_not_invent_people(tagger: Tagger) -> None:
     assert {m.text for m in people["kb:person/vladimir-putin"].mentions} == {"Putin", "Vladimir Putin"}
 
 
+def test_a_surname_is_the_person_named_in_full_not_the_place_of_that_name(tagger: Tagger) -> None:
+    body = (
+        "MaliVai Washington lost to Alex O'Brien 6-3 6-4 on Friday. Washington, who saved two "
+        "match points, said he was tired. He flies home to Washington on Monday."
+    )
+    tags = tag_one(tagger, body=body)
+    player = next(tag for tag in tags.people if tag.name == "MaliVai Washington")
+    assert [m.start for m in player.mentions] == [0, body.index("Washington, who")]
+    assert player.mentions[1].provenance.endswith("+surname")
+    # After a locative word the name is still the place.
+    (place,) = [tag for tag in tags.places if tag.name == "Washington"]
+    assert [m.start for m in place.mentions] == [body.index("to Washington") + 3]
+
+
 def test_unknown_names_are_tagged_without_an_id(tagger: Tagger) -> None:
     tags = tag_one(
         tagger, "Jane Whitcombe, chief executive of Brackenfield Holdings, said on Monday that sales rose."
@@ -222,6 +236,33 @@ def test_plain_text_dateline_after_the_headline_names_the_place(tagger: Tagger) 
     # A capital in the dateline is where the story was filed, not the government.
     assert "geonames:2643743" in by_id(london.places)
     assert "iso3166-1:GB" not in by_id(london.places)
+
+
+def test_the_dateline_name_is_a_place_whatever_ner_reads_in_its_capitals(tagger: Tagger) -> None:
+    # A town the KB does not know, qualified by a country it does.
+    toftir = tag_one(
+        tagger,
+        "SOCCER - FAROES HOLD ON FOR DRAW.\nTOFTIR, Faroe Islands 1996-08-31\n"
+        "The Faroe Islands drew 1-1 with Slovakia in a World Cup qualifier on Saturday.",
+    )
+    assert "TOFTIR" in names(toftir.places)
+    assert "TOFTIR" not in names(toftir.organisations) | names(toftir.people)
+    coruna = tag_one(
+        tagger,
+        "SOCCER - DEPORTIVO HELD AT HOME.\nLA CORUNA, Spain 1996-08-31\n"
+        "Deportivo Coruna were held 1-1 by Real Madrid on Saturday.",
+    )
+    assert "geonames:3119841" in by_id(coruna.places)  # A Coruña, the city
+
+
+def test_capitals_of_a_word_the_story_writes_in_lower_case_are_no_town(tagger: Tagger) -> None:
+    story = tag_one(
+        tagger,
+        "RUGBY UNION - ENGLISH RESULTS.\nLONDON 1996-08-31\n"
+        "Results of English rugby union matches on Saturday.\nMUNICIPAL BOND\nLAST SALE: None\n"
+        "The sale of the bonds was delayed.",
+    )
+    assert names(story.places) == {"London"}  # not Rugby, Warwickshire, nor Sale, Greater Manchester
 
 
 def test_events_are_tagged_with_the_series_they_belong_to(tagger: Tagger) -> None:

@@ -7,6 +7,7 @@ from services.enrich.tagging.conll import rebuild
 from services.enrich.tagging.kb import fold
 from services.enrich.tagging.linking import name_forms
 from services.enrich.tagging.relevance import Seen, relevance
+from services.enrich.tagging.tagger import run_on_parts
 from services.enrich.tagging.text import body_text, guess_language, paragraphs, unwrap
 
 
@@ -94,3 +95,21 @@ def test_hard_wrapped_copy_is_unwrapped_in_place() -> None:
     assert "\n    BP North America" in flat  # an indented line still starts a paragraph
     prose = "Azerbaijan said the fighting had stopped.\nArmenia said it had not.\nRussia urged calm."
     assert unwrap(prose) == prose
+
+
+def test_run_on_organisation_names_are_cut_into_the_names_they_hold() -> None:
+    def parts(text: str, name: str) -> list[str]:
+        start = text.index(name)
+        return [text[a:b] for a, b in run_on_parts(text, start, start + len(name))]
+
+    story = "Magna, Johnson Controls Inc and Lear Corp. supply seats. Lear Corp. said nothing."
+    assert parts(story, "Johnson Controls Inc and Lear Corp.") == ["Johnson Controls Inc", "Lear Corp."]
+    banks = "Banc One and First Chicago do not comment. Banc One fell; First Chicago rose."
+    assert parts(banks, "Banc One and First Chicago") == ["Banc One", "First Chicago"]
+    # Parts never written alone are one name.
+    ministry = "The Trade and Industry Ministry said exports rose."
+    assert parts(ministry, "Trade and Industry Ministry") == ["Trade and Industry Ministry"]
+    kia = "Cars made by Kia Motor Corp of South Korea arrived."
+    assert parts(kia, "Kia Motor Corp of South Korea") == ["Kia Motor Corp"]
+    table = "Hajduk 2 Proleter (Z) 0"
+    assert parts(table, "Proleter (Z") == ["Proleter"]

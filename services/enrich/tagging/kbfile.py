@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from services.enrich.tagging import geonames, kb, tables
-from services.enrich.tagging.kb import KB_DIR, Entry, KnowledgeBase, build_kb
+from services.enrich.tagging.kb import KB_DIR, KnowledgeBase, KnownEntity, build_kb
 from services.enrich.tagging.tables import Table
 from shared.logging import get_logger
 
@@ -65,7 +65,7 @@ def fingerprint() -> str:
 # --- writing -----------------------------------------------------------------------------
 
 
-def _encode_entry(entry: Entry) -> bytes:
+def _encode_entry(entry: KnownEntity) -> bytes:
     fields = (entry.id, entry.kind, entry.name, entry.level, entry.country or "", str(entry.population))
     return _SEP.join((*fields, entry.uri or "")).encode()
 
@@ -88,7 +88,7 @@ def _hash_table(records: list[tuple[bytes, bytes]]) -> bytes:
 
 def write(base: KnowledgeBase, path: Path, stamp: str) -> None:
     """Write `base` to `path` atomically (a temporary file renamed over it)."""
-    numbers: dict[Entry, int] = {}
+    numbers: dict[KnownEntity, int] = {}
     for name in ENTRY_LISTS + SINGLE_ENTRIES:
         for value in getattr(base, name).values():
             for entry in value if isinstance(value, list) else [value]:
@@ -148,12 +148,12 @@ class KBFile:
     def stamp(self) -> str:
         return str(self.header["fingerprint"])
 
-    def entry(self, number: int) -> Entry:
+    def entry(self, number: int) -> KnownEntity:
         start, end = _PAIR.unpack_from(self.map, self.starts[0] + 4 * number)
         id_, kind, name, level, country, population, uri = (
             self.map[self._records + start : self._records + end].decode().split(_SEP)
         )
-        return Entry(id_, kind, name, level, country or None, int(population), uri or None)  # type: ignore[arg-type]
+        return KnownEntity(id_, kind, name, level, country or None, int(population), uri or None)  # type: ignore[arg-type]
 
     def table(self, name: str) -> Mapping[str, Any]:
         order = ENTRY_LISTS + SINGLE_ENTRIES + STRING_SETS
@@ -167,10 +167,10 @@ class KBFile:
         )
         return MappedTable(self.map, start, self.header["layout"][name], decode)
 
-    def _entry_list(self, raw: bytes) -> list[Entry]:
+    def _entry_list(self, raw: bytes) -> list[KnownEntity]:
         return [self.entry(number) for number in struct.unpack(f"<{len(raw) // 4}I", raw)]
 
-    def _one_entry(self, raw: bytes) -> Entry:
+    def _one_entry(self, raw: bytes) -> KnownEntity:
         return self.entry(_U32.unpack(raw)[0])
 
     def knowledge_base(self) -> KnowledgeBase:

@@ -1,4 +1,4 @@
-"""Linking: which KB entry a found name means, decided by the story around it.
+"""Linking: which known entity a found name means, decided by the story around it.
 
 A name has candidates ("Moscow": the Russian capital and a town in Idaho;
 "Georgia": the country and the US state). Each candidate scores by how likely
@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase, prior
+from services.enrich.tagging.kb import Kind, KnowledgeBase, KnownEntity, prior
 
 # A capital right after one of these words is a location, not a government.
 LOCATIVE = {
@@ -69,9 +69,9 @@ def name_forms(surface: str) -> list[str]:
     return forms
 
 
-def candidates(kb: KnowledgeBase, surface: str, caps: bool) -> list[tuple[str, Entry]]:
+def candidates(kb: KnowledgeBase, surface: str, caps: bool) -> list[tuple[str, KnownEntity]]:
     """(alias, entry) pairs for every spelling of the name; ALL-CAPS text also matches lower-cased places."""
-    found: list[tuple[str, Entry]] = []
+    found: list[tuple[str, KnownEntity]] = []
     for form in name_forms(surface):
         found.extend((form, entry) for entry in kb.candidates(form))
         if found:
@@ -87,7 +87,7 @@ def candidates(kb: KnowledgeBase, surface: str, caps: bool) -> list[tuple[str, E
     return found
 
 
-def score(alias: str, entry: Entry, kind: Kind, context: Context) -> float:
+def score(alias: str, entry: KnownEntity, kind: Kind, context: Context) -> float:
     value = prior(entry)
     if entry.kind == kind:
         value += 3.0
@@ -103,21 +103,21 @@ def score(alias: str, entry: Entry, kind: Kind, context: Context) -> float:
     return value
 
 
-def overrules(entry: Entry, kind: Kind) -> bool:
+def overrules(entry: KnownEntity, kind: Kind) -> bool:
     """May this entry replace the kind NER saw? Never a person by a place: "Jordan" the player."""
     if entry.kind == kind:
         return True
     return entry.level in _OVERRULING_LEVELS and not (kind == "person" and entry.kind == "place")
 
 
-def best_entry(pairs: Iterable[tuple[str, Entry]], kind: Kind, context: Context) -> Entry | None:
+def best_entry(pairs: Iterable[tuple[str, KnownEntity]], kind: Kind, context: Context) -> KnownEntity | None:
     allowed = [(a, e) for a, e in pairs if overrules(e, kind)]
     if not allowed:
         return None
     return max(allowed, key=lambda pair: score(pair[0], pair[1], kind, context))[1]
 
 
-def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
+def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> KnownEntity | None:
     """A small town or a district NER called a place, when the story datelines it
     ("LANDGRAAF, Netherlands") or names its country and the town's population is known to
     be 1,000 or more ("Lockerbie", Scotland): GeoNames' districts carry none, and many
@@ -133,7 +133,7 @@ def town_in_context(kb: KnowledgeBase, surface: str, context: Context) -> Entry 
     return max(towns, key=lambda entry: entry.population) if towns else None
 
 
-def half_of_divided_country(kb: KnowledgeBase, surface: str, context: Context) -> Entry | None:
+def half_of_divided_country(kb: KnowledgeBase, surface: str, context: Context) -> KnownEntity | None:
     """ "The North" in a story that names North Korea (and the South): a compass word
     stands for the one country the story names that begins with it."""
     if surface not in _COMPASS_WORDS:
@@ -146,7 +146,9 @@ def half_of_divided_country(kb: KnowledgeBase, surface: str, context: Context) -
     return halves[0] if len(halves) == 1 else None
 
 
-def government_of(kb: KnowledgeBase, entry: Entry, word_before: str, in_dateline: bool) -> Entry | None:
+def government_of(
+    kb: KnowledgeBase, entry: KnownEntity, word_before: str, in_dateline: bool
+) -> KnownEntity | None:
     """The country a capital stands for when it is named as an actor, else None."""
     if in_dateline or word_before.lower() in LOCATIVE:
         return None

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.enrich.tagging.kb import Entry, Kind, KnowledgeBase
+from services.enrich.tagging.kb import Kind, KnowledgeBase, KnownEntity
 from services.enrich.tagging.linking import (
+    LOCATIVE,
     Context,
     best_entry,
     candidates,
@@ -137,9 +138,68 @@ class _Found:
 
 
 _LEGAL_FORMS = {"co", "inc", "corp", "plc", "ltd", "llc", "ag", "sa", "nv", "se", "group", "holdings"}
+# Where NER runs two organisations into one span ("Johnson Controls Inc and Lear Corp.").
+_COORDINATION = re.compile(r",? and |, ")
+# A legal form, then "of" and a place: the company's name ends at the form ("Kia Motor Corp of South Korea").
+_LEGAL_FORM_OF = re.compile(r"\b(?:Co|Inc|Corp|Plc|PLC|Ltd|LLC|AG|SA|NV|SE)\.?(?= of [A-Z])")
 
-# A found name with the kind, KB entry (if any) and provenance it was linked with.
-_Linked = tuple[_Found, Kind, Entry | None, str]
+
+def run_on_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """An organisation span NER ran on, cut into the names it holds; (start, end) when whole.
+
+    Cut at an unbalanced bracket ("Proleter (Z" → "Proleter"), after a legal form followed by
+    "of" ("Daniels Pharmaceuticals Inc of St. Petersburg" → the company), and at a coordination
+    ("Banc One and First Chicago") when every part is a capitalised name that ends in a legal
+    form or is written on its own elsewhere in the story: "Trade and Industry Ministry" is one
+    name, and its parts are never found alone.
+    """
+    surface = text[start:end]
+    if surface.count("(") != surface.count(")"):
+        cut = surface.find("(") if "(" in surface else surface.find(")")
+        surface = surface[:cut].rstrip()
+    legal = _LEGAL_FORM_OF.search(surface)
+    if legal:
+        surface = surface[: legal.end()]
+    if not surface:
+        return [(start, end)]
+    parts: list[tuple[int, int]] = []
+    offset = 0
+    for match in [*_COORDINATION.finditer(surface), None]:
+        stop = match.start() if match else len(surface)
+        parts.append((start + offset, start + stop))
+        offset = match.end() if match else offset
+    if len(parts) > 1:
+        inside = set(range(start, end))
+
+        def standalone(a: int, b: int) -> bool:
+            name = text[a:b]
+            if not name[:1].isupper():
+                return False
+            if name.rstrip(".").split()[-1].lower() in _LEGAL_FORMS:
+                return True
+            found = text.find(name)
+            while found != -1:
+                if found not in inside:
+                    return True
+                found = text.find(name, found + 1)
+            return False
+
+        if not all(standalone(a, b) for a, b in parts):
+            parts = [(start, start + len(surface))]
+    return parts
+
+
+@dataclass(frozen=True)
+class _Dateline:
+    """Where a story's dateline starts (-1: none), the span of its place name, and that place."""
+
+    start: int = -1
+    name: tuple[int, int] | None = None
+    place: KnownEntity | None = None
+
+
+# A found name with the kind, known entity (if any) and provenance it was linked with.
+_Linked = tuple[_Found, Kind, KnownEntity | None, str]
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -311,6 +371,9 @@ class Tagger:
         text = layout.kb_text
         tokens = list(_TOKEN.finditer(text))
         found: list[_Found] = []
+        # Words the story writes in lower case: in capitals they are not names ("LAST SALE",
+        # "RUGBY UNION", "STOCKS GOLD METALS" beside "the sale", "gold").
+        ordinary = {t.group() for t in tokens if t.group().islower()}
         i = 0
         while i < len(tokens):
             word = tokens[i].group()
@@ -324,7 +387,7 @@ class Tagger:
                 hit = lookup(text[start:end]) or (
                     lookup(text[start : end - 1]) if text[end - 1] == "." else None
                 )
-                if hit is not None:
+                if hit is not None and not (caps and size == 1 and word.lower() in ordinary):
                     kind, length = hit
                     found.append(_Found(start, start + length, kind, "kb"))
                     step = size
@@ -391,7 +454,10 @@ class Tagger:
                     continue
                 if guessed:
                     continue  # headline capitals make NER see names in ordinary words
-            kept.append(span)
+            if kind == "organisation":
+                kept.extend(_Found(a, b, kind, "ner") for a, b in run_on_parts(text, span.start, span.end))
+            else:
+                kept.append(span)
         taken = sorted((k.start, k.end) for k in kept)
         for k in from_kb:
             if k.kind != "demonym" and any(s <= k.start and k.end <= e for s, e in blocked):
@@ -426,7 +492,7 @@ class Tagger:
 
     # Linking and grouping
 
-    def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, int]:
+    def _context(self, layout: _Layout, found: list[_Found], item: TextItem) -> tuple[Context, _Dateline]:
         countries: set[str] = set()
         named: set[str] = set()
         for span in found:
@@ -445,7 +511,7 @@ class Tagger:
                 if any(entry.level in ("country", "region") for _, entry in pairs):
                     named |= {country for country in homes if country}
         dateline: set[str] = set()
-        dateline_at = -1
+        dateline_at = _Dateline()
         within: set[str] = set()  # countries of the dateline's qualifier ("Idaho" → US)
         if item.located:
             place = self._dateline_place(item.located, set())
@@ -458,12 +524,16 @@ class Tagger:
                 continue
             qualifier = (match.group(2) or "").strip()
             qualified = {e.country for _, e in candidates(self.kb, qualifier, False) if e.country}
-            place = self._dateline_place(match.group(1).strip(), qualified)
-            if place is None:
+            name = match.group(1).strip()
+            place = self._dateline_place(name, qualified)
+            # A name the KB does not know is still the dateline's place when its qualifier is
+            # one ("TOFTIR, Faroe Islands", "AL-RAM, West Bank").
+            if place is None and not qualified:
                 continue  # a plain-text story's headline ("CYCLING - …") or byline
-            dateline_at, within = start, qualified
-            dateline.add(place.id)
-            countries |= {place.country} if place.country else set()
+            dateline_at, within = _Dateline(start, (start, start + len(name)), place), qualified
+            if place is not None:
+                dateline.add(place.id)
+                countries |= {place.country} if place.country else set()
             break
         return Context(frozenset(countries | within), frozenset(dateline), frozenset(named)), dateline_at
 
@@ -479,7 +549,7 @@ class Tagger:
             starts += layout.starts[first + 1 : first + 3]
         return starts
 
-    def _dateline_place(self, name: str, within: set[str]) -> Entry | None:
+    def _dateline_place(self, name: str, within: set[str]) -> KnownEntity | None:
         """The place a dateline names; a town the KB holds only as a small town counts
         when the qualifier names its country ("LANDGRAAF, Netherlands")."""
         pairs = candidates(self.kb, name, name.isupper())
@@ -495,7 +565,8 @@ class Tagger:
     def _tag(self, item: TextItem, layout: _Layout, doc: Any) -> Tags:
         text = layout.kb_text
         found = self._detect(layout, doc)
-        context, dateline_at = self._context(layout, found, item)
+        context, dateline = self._context(layout, found, item)
+        dateline_at = dateline.start
         linked: list[_Linked] = []
         for span in found:
             surface = text[span.start : span.end]
@@ -503,7 +574,7 @@ class Tagger:
             how = "ner" if span.source == "ner" else "kb"
             if paragraph.language != "en":
                 how = f"kb-only ({paragraph.language}: no English NER)"
-            entry: Entry | None
+            entry: KnownEntity | None
             if span.kind == "demonym" or (surface in self.kb.demonyms and not self.kb.candidates(surface)):
                 # NER sometimes calls a demonym a person ("Azeri Deputy Foreign Minister ...").
                 entry = self.kb.demonyms.get(surface)
@@ -532,6 +603,9 @@ class Tagger:
                         government = government_of(self.kb, entry, before[-1] if before else "", in_dateline)
                         if government is not None:
                             entry, how = government, "capital-as-government"
+            if (span.start, span.end) == dateline.name and kind != "place":
+                # NER reads a dateline's capitals as a club or a person ("LA CORUNA", "TOFTIR").
+                kind, entry, how = "place", dateline.place, f"{how}+dateline"
             linked.append((span, kind, entry, how))
         return self._tags(layout, self._group(text, self._one_sense(layout, linked)))
 
@@ -542,7 +616,7 @@ class Tagger:
         counting half (capitals there mislead NER); a tie leaves each as it is."""
         text = layout.kb_text
         votes: dict[str, Counter[Kind]] = defaultdict(Counter)
-        donors: dict[tuple[str, Kind], tuple[Entry | None, str]] = {}
+        donors: dict[tuple[str, Kind], tuple[KnownEntity | None, str]] = {}
         for span, kind, entry, how in linked:
             if how == "demonym":
                 continue
@@ -565,9 +639,13 @@ class Tagger:
     def _group(text: str, linked: list[_Linked]) -> dict[str, list[_Linked]]:
         """One group per entity. A lone word that ends a longer name in the story is that
         entity, whatever NER called it: "Khalafov" after "Khalaf Khalafov", "Shearer" the
-        striker, "Eagles" after "Philadelphia Eagles" (one sense per story)."""
+        striker, "Eagles" after "Philadelphia Eagles" (one sense per story). Headline capitals
+        count ("SHEARER NAMED AS CAPTAIN"), and a person's surname wins over a place the KB
+        has by that name unless it follows a locative word: copy names a person in full, then
+        by surname ("Neil Jordan ... Jordan defends his film", "MaliVai Washington ... before
+        Washington came back"), while "in Washington" stays the city."""
 
-        def key_of(kind: Kind, entry: Entry | None, surface: str) -> str:
+        def key_of(kind: Kind, entry: KnownEntity | None, surface: str) -> str:
             if entry is not None:
                 return entry.id
             words = surface.casefold().replace(".", "").split()
@@ -575,7 +653,7 @@ class Tagger:
                 words.pop()  # "Standard Oil Co" and "Standard Oil" are one company
             return f"{kind}:{' '.join(words)}"
 
-        longer: dict[str, tuple[Kind, str, Entry | None]] = {}
+        longer: dict[str, tuple[Kind, str, KnownEntity | None]] = {}
         # People first: a surname that also ends an organisation's name is the person's.
         for wanted in ("person", "organisation"):
             for span, kind, entry, _ in linked:
@@ -586,9 +664,18 @@ class Tagger:
         for span, kind, entry, how in linked:
             surface = text[span.start : span.end]
             key = key_of(kind, entry, surface)
-            known = longer.get(surface) if entry is None and " " not in surface else None
+            known = None
+            if " " not in surface:
+                known = longer.get(surface) or (longer.get(surface.title()) if surface.isupper() else None)
+            if known is not None and entry is not None:
+                before = text[max(0, span.start - 30) : span.start].split()
+                surname = known[0] == "person" and entry.kind == "place"
+                if not surname or (before and before[-1].lower() in LOCATIVE):
+                    known = None
             # NER's person stays a person: only places and organisations are re-read.
             if known is not None and (kind != "person" or known[0] == "person"):
+                if entry is not None and entry.kind == "place":
+                    how = f"{'ner' if span.source == 'ner' else 'kb'}+surname"  # the KB's place is not it
                 kind, key, entry = known
             groups[key].append((span, kind, entry, how))
         return groups
