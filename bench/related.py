@@ -197,18 +197,20 @@ async def quality(redis: RedisClient, docs: Sequence[Doc], *, with_entities: boo
             story = story_of(doc)
             tags = labels_as_tags(doc) if with_entities else []
             analysis = analyse(story, tags, doc.date)
-            df, n = await index.frequencies(analysis.df_fields())
-            entry = weigh(analysis, df, n)
-            candidates = await index.candidates(
+            prepared = await index.prepare(story.id, analysis.df_fields(), now=analysis.first)
+            entry = weigh(analysis, prepared.rarity.df, prepared.rarity.docs)
+            found = await index.candidates(
                 entry,
-                linker.query_weights(entry),
+                linker.query_weights(entry, prepared.rarity),
                 now=entry.first,
                 earlier_than=entry.first,
                 since=entry.first - WINDOW_DAYS * 86400,
             )
-            related, duplicates = split_duplicates(entry, candidates, policy)
+            related, duplicates = split_duplicates(
+                entry, found.entries, linker.rarity(prepared.rarity, found), policy
+            )
             chosen = publish(related, K, policy)
-            await index.put(entry, analysis.df_fields(), now=entry.first)
+            await index.put(entry, analysis.df_fields(), now=entry.first, prepared=prepared)
 
             dup_ids = {by_story[s.entry.story_id].id for s in duplicates}
             rel_ids = {by_story[s.entry.story_id].id for s in chosen}
@@ -247,7 +249,10 @@ async def quality(redis: RedisClient, docs: Sequence[Doc], *, with_entities: boo
 # --- event-grouped evaluation -------------------------------------------------------------------
 
 TICKER = re.compile(r"\s*<([A-Z][A-Z0-9.]{0,8})>")
-EVENT_DAYS = 7.0
+# Same event: the same subject company, the same topic labels, at most two days apart.
+# (The first version took any shared topic within seven days: "same company, same week",
+# which joined a stock split to the same week's results and a bid to its rival's.)
+EVENT_DAYS = 2.0
 EVENT_SEED = 1987  # fixes the dev / untouched split of events, the distractors and arrival order
 COPY_JACCARD = 0.5  # word 4-shingles shared above which two stories are copies, not two reports
 
@@ -257,7 +262,7 @@ class EventSet:
     """Reuters-21578 stories grouped by event, with the grouping key hidden from every system.
 
     Same event: the same subject company (the first exchange ticker, "<TX>", in the
-    headline or body), a topic label in common and at most EVENT_DAYS apart. The
+    headline or body), the same topic labels and at most EVENT_DAYS apart. The
     tickers are then cut out of the text both systems read. Copies (COPY_JACCARD)
     are neither relevant nor ranked: the index reports them as duplicates. Each
     event's company is in the `dev` or the `untouched` split by a seeded hash; rules
@@ -295,7 +300,8 @@ def build_events(all_docs: Sequence[Doc], distractors_per_event_doc: int = 1) ->
         shingles = {d.id: shingle_set(d) for d in group}
         for i, a in enumerate(group):
             for b in group[i + 1 :]:
-                if abs((a.date - b.date).total_seconds()) > EVENT_DAYS * 86400 or not a.topics & b.topics:
+                far = abs((a.date - b.date).total_seconds()) > EVENT_DAYS * 86400
+                if far or not a.topics or a.topics != b.topics:
                     continue
                 sa, sb = shingles[a.id], shingles[b.id]
                 same = len(sa & sb) / max(1, len(sa | sb)) >= COPY_JACCARD
@@ -595,17 +601,19 @@ async def scale(redis: RedisClient, docs: Sequence[Doc], sizes: Sequence[int]) -
                 t0 = time.perf_counter()
                 analysis = analyse(story, [], doc.date)
                 t1 = time.perf_counter()
-                df, n = await index.frequencies(analysis.df_fields())
-                entry = weigh(analysis, df, n)
-                candidates = await index.candidates(
+                prepared = await index.prepare(story.id, analysis.df_fields(), now=analysis.first)
+                entry = weigh(analysis, prepared.rarity.df, prepared.rarity.docs)
+                found = await index.candidates(
                     entry,
-                    linker.query_weights(entry),
+                    linker.query_weights(entry, prepared.rarity),
                     now=entry.first,
                     earlier_than=entry.first,
                     since=entry.first - WINDOW_DAYS * 86400,
                 )
                 t2 = time.perf_counter()
-                related, _ = split_duplicates(entry, candidates, linker.policy)
+                related, _ = split_duplicates(
+                    entry, found.entries, linker.rarity(prepared.rarity, found), linker.policy
+                )
                 publish(related, K, linker.policy)
                 totals.append((time.perf_counter() - t0) * 1000)
                 reads.append((t2 - t1) * 1000)

@@ -80,7 +80,13 @@ async def test_the_first_chunk_is_on_the_stream_while_the_next_is_still_being_en
     handling = asyncio.create_task(enrich_entries(batch, enricher, redis, settings.keys, WINDOW_MS))
 
     async def first_chunk_out() -> bool:
-        return await enriched_count(redis, settings) >= CHUNK
+        # On the stream, then recorded (the worker appends the chunk, then writes its status
+        # records in one pipeline, in order): the chunk's last record is the event.
+        last = batch[CHUNK - 1].event.story_id
+        return (
+            await enriched_count(redis, settings) >= CHUNK
+            and await status.read(redis, settings.keys, last) is not None
+        )
 
     await until(first_chunk_out, 10, "the first chunk on the stream", interval=0.01)
     assert not handling.done()  # the rest of the batch is held back, the first chunk is out

@@ -14,6 +14,7 @@ from services.enrich.related.features import (
     VECTOR_TERMS,
     Analysis,
     IndexEntry,
+    Rarity,
     analyse,
     entities_from_tags,
     weigh,
@@ -21,6 +22,7 @@ from services.enrich.related.features import (
 from services.enrich.related.scoring import (
     Policy,
     Scored,
+    Weighed,
     entity_overlap,
     explain,
     is_duplicate,
@@ -162,13 +164,22 @@ def analysis(story_id: str, counts: dict[str, int], *, first: float = T0, **fiel
     return Analysis(**base)  # type: ignore[arg-type]
 
 
-def test_weigh_keeps_top_terms_at_unit_length_and_prefers_rare_terms() -> None:
-    counts = {f"t{i}": 1 for i in range(50)} | {"rare": 1, "common": 1}
+def test_weigh_keeps_the_counts_of_the_rarest_terms() -> None:
+    counts = {f"t{i}": 1 for i in range(VECTOR_TERMS + 10)} | {"rare": 2, "common": 1}
     entry = weigh(analysis("a-1", counts), {"common": 99, "t0": 50}, 100)
     assert len(entry.terms) == VECTOR_TERMS
-    assert sum(w * w for w in entry.terms.values()) == pytest.approx(1.0)
-    assert "rare" in entry.terms
+    assert next(iter(entry.terms)) == "rare"  # rarest (and most frequent) first
+    assert entry.terms["rare"] == 2  # counts, not weights: rarity is applied when compared
     assert "common" not in entry.terms
+
+
+def test_rarity_weighs_with_the_frequencies_of_the_moment() -> None:
+    counts = {"karabakh": 2, "government": 2}
+    young = Rarity({"karabakh": 1, "government": 1}, 2).vector(counts)
+    grown = Rarity({"karabakh": 3, "government": 900}, 1000).vector(counts)
+    assert young["karabakh"] == pytest.approx(young["government"])
+    assert grown["karabakh"] > 2 * grown["government"]
+    assert sum(w * w for w in grown.values()) == pytest.approx(1.0)
 
 
 def test_entry_round_trips_through_json() -> None:
@@ -179,9 +190,19 @@ def test_entry_round_trips_through_json() -> None:
     back = IndexEntry.from_json(entry.to_json().encode())
     assert back.story_id == entry.story_id
     assert list(back.entities) == ["wd:Q399"]
-    assert back.entities["wd:Q399"][0] == "Armenia"
-    assert back.terms == pytest.approx(entry.terms, abs=1e-3)
+    assert back.entities["wd:Q399"] == "Armenia"
+    assert back.terms == entry.terms == {"ceasefire": 3, "karabakh": 2}
     assert back.sketch == entry.sketch
+
+
+def test_entry_written_before_counts_were_kept_still_reads() -> None:
+    old = (
+        '{"i":"a-1","p":"a","u":"u","v":1,"h":"H","l":"en","t":1.0,"s":"usable","x":null,'
+        '"w":{"karabakh":0.71,"#1994":0.2},"e":[["wd:Q399","Armenia",2.3]],"m":""}'
+    )
+    entry = IndexEntry.from_json(old)
+    assert entry.terms == {"karabakh": 1, "#1994": 1}
+    assert entry.entities == {"wd:Q399": "Armenia"}
 
 
 def test_analyse_uses_first_publication_language_and_status() -> None:
@@ -228,34 +249,44 @@ def entry_of(
     return weigh(found, df or {}, 100 if df else 0)
 
 
+FLAT = Rarity({}, 0)
+
+
+def score_of(query: IndexEntry, other: IndexEntry, rarity: Rarity = FLAT) -> Scored:
+    q = Weighed.query(query, rarity)
+    return score(q, Weighed.candidate(other, q, rarity))
+
+
 FIGHTING = {"ceasefire": 3, "karabakh": 3, "azerbaijan": 2, "armenia": 2, "fighting": 1}
 QUERY = entry_of("a-q", FIGHTING, headline="Ceasefire in Karabakh")
 
 
 def test_lexical_similarity_drives_the_score() -> None:
-    close = score(QUERY, entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "fighting": 2}, days=1))
-    far = score(QUERY, entry_of("b-2", {"stocks": 2, "oil": 2}, days=1))
+    close = score_of(QUERY, entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "fighting": 2}, days=1))
+    far = score_of(QUERY, entry_of("b-2", {"stocks": 2, "oil": 2}, days=1))
     assert close.score > 0.3
     assert far.score == 0.0
 
 
 def test_entities_boost_but_never_create_a_link() -> None:
     words = {"karabakh": 2, "shelling": 2, "village": 2}
-    plain = score(QUERY, entry_of("b-1", words, days=1))
+    plain = score_of(QUERY, entry_of("b-1", words, days=1))
     q = entry_of("a-q", {"ceasefire": 3, "karabakh": 3}, entities=("Q399", "Q227"))
-    boosted = score(q, entry_of("b-1", words, days=1, entities=("Q399", "Q227")))
-    assert boosted.score > score(q, entry_of("b-1", words, days=1)).score
+    boosted = score_of(q, entry_of("b-1", words, days=1, entities=("Q399", "Q227")))
+    assert boosted.score > score_of(q, entry_of("b-1", words, days=1)).score
     assert sorted(boosted.shared) == ["Q227", "Q399"]
-    only_entities = score(q, entry_of("b-3", {"stocks": 1}, entities=("Q399", "Q227")))
+    only_entities = score_of(q, entry_of("b-3", {"stocks": 1}, entities=("Q399", "Q227")))
     assert only_entities.score == 0.0
     assert plain.entity is None  # no tags on either side: the scorer runs without a tagger
 
 
 def test_rare_shared_entities_count_more() -> None:
-    df = {"e:wd:usa": 90, "e:wd:karabakh": 1}  # of 100 stories
-    q = entry_of("a-q", {"x": 1}, entities=("karabakh", "usa"), df=df)
-    rare, _ = entity_overlap(q, entry_of("b-1", {"x": 1}, entities=("karabakh",), df=df))
-    common, _ = entity_overlap(q, entry_of("b-2", {"x": 1}, entities=("usa",), df=df))
+    rarity = Rarity({"e:wd:usa": 90, "e:wd:karabakh": 1}, 100)
+    q = Weighed.query(entry_of("a-q", {"x": 1}, entities=("karabakh", "usa")), rarity)
+    rare, _ = entity_overlap(
+        q, Weighed.candidate(entry_of("b-1", {"x": 1}, entities=("karabakh",)), q, rarity)
+    )
+    common, _ = entity_overlap(q, Weighed.candidate(entry_of("b-2", {"x": 1}, entities=("usa",)), q, rarity))
     assert rare is not None
     assert common is not None
     assert rare > 2 * common
@@ -264,15 +295,15 @@ def test_rare_shared_entities_count_more() -> None:
 def test_time_prior_prefers_the_nearer_of_two_equal_stories() -> None:
     words = {"karabakh": 2, "azerbaijan": 2}
     assert (
-        score(QUERY, entry_of("b-1", words, days=1)).score
-        > score(QUERY, entry_of("b-2", words, days=20)).score
+        score_of(QUERY, entry_of("b-1", words, days=1)).score
+        > score_of(QUERY, entry_of("b-2", words, days=20)).score
     )
 
 
 def test_duplicates_are_split_off_and_self_is_skipped() -> None:
     same = entry_of("c-1", FIGHTING, headline="Karabakh ceasefire declared")
     other = entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "shelling": 2})
-    related, duplicates = split_duplicates(QUERY, [QUERY, same, other])
+    related, duplicates = split_duplicates(QUERY, [QUERY, same, other], FLAT)
     assert [d.entry.story_id for d in duplicates] == ["c-1"]
     assert [r.entry.story_id for r in related] == ["b-1"]
     dup = to_duplicate(duplicates[0])
@@ -290,9 +321,8 @@ def test_short_boilerplate_of_another_company_is_not_a_duplicate() -> None:
 
 
 def scored(story_id: str, value: float, counts: dict[str, int], headline: str | None = None) -> Scored:
-    return Scored(
-        entry=entry_of(story_id, counts, headline=headline), score=value, lexical=value, entity=None
-    )
+    entry = entry_of(story_id, counts, headline=headline)
+    return Scored(entry=entry, score=value, lexical=value, entity=None)
 
 
 def test_ranking_is_relevance_order_above_the_floor() -> None:
@@ -301,7 +331,7 @@ def test_ranking_is_relevance_order_above_the_floor() -> None:
         scored("b-3", 0.8, {"karabakh": 1, "minsk": 3, "talks": 3}),
         scored("b-1", 0.9, thread),
         scored("b-2", 0.89, thread | {"village": 1}),
-        scored("b-4", 0.05, {"karabakh": 1}),
+        scored("b-4", 0.01, {"karabakh": 1}),
     ]
     # no diversification: b-2 resembles b-1 and still ranks second
     assert [s.entry.story_id for s in rank(pool, 2)] == ["b-1", "b-2"]
@@ -329,7 +359,7 @@ def test_publishing_skips_near_duplicates_of_a_chosen_link() -> None:
 
 def test_link_carries_its_reason() -> None:
     q = entry_of("a-q", {"ceasefire": 3, "karabakh": 3}, entities=("Q399",))
-    s = score(q, entry_of("b-1", {"karabakh": 2, "ceasefire": 1}, days=2.4, entities=("Q399",)))
+    s = score_of(q, entry_of("b-1", {"karabakh": 2, "ceasefire": 1}, days=2.4, entities=("Q399",)))
     link = to_link(s, q.first)
     assert link.story_id == "b-1"
     assert link.uri == "urn:b-1"
@@ -339,5 +369,5 @@ def test_link_carries_its_reason() -> None:
     assert "shares Q399" in link.reason
     assert "2 days earlier" in link.reason
     assert f"score {s.score:.2f}" in link.reason
-    later = score(q, entry_of("b-2", {"karabakh": 1}, days=-1.0))
+    later = score_of(q, entry_of("b-2", {"karabakh": 1}, days=-1.0))
     assert "1 day later" in explain(later, q.first)

@@ -255,6 +255,16 @@ def test_the_dateline_name_is_a_place_whatever_ner_reads_in_its_capitals(tagger:
     assert "geonames:3119841" in by_id(coruna.places)  # A Coruña, the city
 
 
+def test_capitals_of_a_word_the_story_writes_in_lower_case_are_no_town(tagger: Tagger) -> None:
+    story = tag_one(
+        tagger,
+        "RUGBY UNION - ENGLISH RESULTS.\nLONDON 1996-08-31\n"
+        "Results of English rugby union matches on Saturday.\nMUNICIPAL BOND\nLAST SALE: None\n"
+        "The sale of the bonds was delayed.",
+    )
+    assert names(story.places) == {"London"}  # not Rugby, Warwickshire, nor Sale, Greater Manchester
+
+
 def test_events_are_tagged_with_the_series_they_belong_to(tagger: Tagger) -> None:
     tags = tag_one(
         tagger,

@@ -1,10 +1,16 @@
 """What the index keeps about a story, and how it is computed (pure).
 
 An `IndexEntry` is the compact representation that scoring needs: identity,
-language, first-publication time, status, embargo, the entity ids (with their
-rarity weight at index time), the top terms with tf-idf weights, and the
-MinHash sketch. It is stored as one small JSON value, so memory per story is
-bounded by the caps below whatever the story's length.
+language, first-publication time, status, embargo, the entity ids, the story's
+term counts over its whole copy (up to VECTOR_TERMS terms, the rarest first),
+and the MinHash sketch. It is stored as one small JSON value, so memory per
+story is bounded by the caps below whatever the story's length.
+
+The entry keeps *counts*, not weights: rarity (`Rarity`) is applied when two
+stories are compared, with the index's document frequencies at that moment.
+Weights frozen at index time were wrong for every story indexed while the index
+was young (with ten stories every term looks rare), and two entries weighed at
+different times were not on one scale.
 """
 
 from __future__ import annotations
@@ -20,11 +26,18 @@ from functools import cached_property
 from services.enrich.related import minhash, text
 from shared.story import EntityTag, Story
 
-VECTOR_TERMS = 32  # terms kept per story for lexical similarity
-POSTED_TERMS = 12  # of those, the ones that make a story findable (postings per story)
+# Terms kept per story for lexical similarity: enough to cover the whole copy of a
+# wire story (Reuters-21578's median story has 48 distinct terms, its 90th percentile
+# 150); only the longest features lose their commonest words.
+VECTOR_TERMS = 160
+POSTED_TERMS = 16  # of those, the ones that make a story findable (postings per story)
 MAX_ENTITIES = 16  # entity ids kept (and posted) per story
 UNKNOWN_LANGUAGE = "und"
 DOCS_FIELD = "#docs"  # the document count beside the term frequencies
+# An entry's stored norms were computed with the frequencies of the index it was weighed
+# in; they stand while the index has at most grown by this factor since (idf moves by
+# at most log(2) then). Older norms are recomputed from the frequencies of the moment.
+NORM_FRESH_GROWTH = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,44 @@ def entity_df_field(entity_id: str) -> str:
 
 def idf(df: int, docs: int) -> float:
     return math.log((docs + 1) / (df + 1)) + 1.0
+
+
+def term_weight(count: int) -> float:
+    """Sublinear term frequency: the tenth mention of a word says less than the second."""
+    return 1.0 + math.log(count) if count > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Rarity:
+    """The index's document frequencies at one moment, and the weights they give."""
+
+    df: Mapping[str, int]
+    docs: int
+
+    def idf(self, field: str) -> float:
+        return idf(self.df.get(field, 0), self.docs)
+
+    def weights(self, counts: Mapping[str, int]) -> dict[str, float]:
+        """tf-idf of the given counts (not normalised)."""
+        return {term: term_weight(count) * self.idf(term) for term, count in counts.items()}
+
+    def vector(self, counts: Mapping[str, int]) -> dict[str, float]:
+        """tf-idf over the given counts, unit length."""
+        vec = self.weights(counts)
+        norm = length_of(vec.values()) or 1.0
+        return {term: w / norm for term, w in vec.items()}
+
+    def entity_weights(self, entity_ids: Iterable[str]) -> dict[str, float]:
+        """Rarity of each entity id: a story's country says little, its town says a lot."""
+        return {e: self.idf(entity_df_field(e)) for e in entity_ids}
+
+    def fresh(self, entry: IndexEntry) -> bool:
+        """Whether the entry's stored norms still hold in the index of this moment."""
+        return entry.weighed_docs > 0 and self.docs <= NORM_FRESH_GROWTH * entry.weighed_docs
+
+
+def length_of(weights: Iterable[float]) -> float:
+    return math.sqrt(sum(w * w for w in weights))
 
 
 @dataclass(frozen=True)
@@ -106,19 +157,30 @@ class IndexEntry:
     first: float
     status: str
     embargo: float | None
-    terms: dict[str, float]  # top terms, tf-idf, unit length
-    entities: dict[str, tuple[str, float]]  # id -> (name, idf at index time)
+    terms: dict[str, int]  # term -> count in the copy, rarest first (at index time)
+    entities: dict[str, str]  # id -> name, most relevant first
     sketch_b64: str
+    weighed_docs: int = 0  # stories in the index when it was weighed (0: norms unknown)
+    term_norm: float = 0.0  # length of its tf-idf vector then
+    entity_norm: float = 0.0  # length of its entity weights then
 
     @cached_property
     def sketch(self) -> minhash.Sketch:
         # Decoded only for the few candidates compared as possible duplicates.
         return minhash.decode(self.sketch_b64)
 
-    def word_terms(self) -> list[str]:
-        """The terms that are words, strongest first: figures score but never find a story
-        (a posting per distinct figure would be a key per number ever printed)."""
-        return [t for t in self.terms if not t.startswith(text.NUMBER_PREFIX)]
+    def df_fields(self) -> list[str]:
+        """The document-frequency fields that weigh this entry: its terms and its entities."""
+        return [*self.terms, *(entity_df_field(e) for e in self.entities)]
+
+    def word_terms(self, rarity: Rarity | None = None) -> list[str]:
+        """The terms that are words, strongest first (by `rarity`, else as stored): figures
+        score but never find a story (a posting per distinct figure would be a key per
+        number ever printed)."""
+        words = [t for t in self.terms if not t.startswith(text.NUMBER_PREFIX)]
+        if rarity is None:
+            return words
+        return sorted(words, key=lambda t: (-term_weight(self.terms[t]) * rarity.idf(t), t))
 
     def posted_terms(self) -> list[str]:
         return self.word_terms()[:POSTED_TERMS]
@@ -138,9 +200,12 @@ class IndexEntry:
                 "t": round(self.first, 3),
                 "s": self.status,
                 "x": self.embargo,
-                "w": {term: round(weight, 3) for term, weight in self.terms.items()},
-                "e": [[eid, name, round(w, 3)] for eid, (name, w) in self.entities.items()],
+                "w": self.terms,
+                "e": [[eid, name] for eid, name in self.entities.items()],
                 "m": self.sketch_b64,
+                "d": self.weighed_docs,
+                "z": round(self.term_norm, 4),
+                "y": round(self.entity_norm, 4),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -149,6 +214,8 @@ class IndexEntry:
     @classmethod
     def from_json(cls, raw: str | bytes) -> IndexEntry:
         data = json.loads(raw)
+        # Entries written before counts were kept hold weights below 1: a count of 1.
+        terms = {term: max(1, round(count)) for term, count in data["w"].items()}
         return cls(
             story_id=data["i"],
             partner=data["p"],
@@ -159,19 +226,20 @@ class IndexEntry:
             first=data["t"],
             status=data["s"],
             embargo=data["x"],
-            terms=data["w"],
-            entities={eid: (name, w) for eid, name, w in data["e"]},
+            terms=terms,
+            entities={item[0]: item[1] for item in data["e"]},
             sketch_b64=data["m"],
+            weighed_docs=data.get("d", 0),
+            term_norm=data.get("z", 0.0),
+            entity_norm=data.get("y", 0.0),
         )
 
 
 def weigh(analysis: Analysis, df: Mapping[str, int], docs: int) -> IndexEntry:
-    """Apply the index's document frequencies: top tf-idf terms (unit length) and entity rarity."""
-    scored = {
-        term: (1.0 + math.log(count)) * idf(df.get(term, 0), docs) for term, count in analysis.counts.items()
-    }
+    """The entry: the story's VECTOR_TERMS strongest terms by tf-idf now (with their counts)."""
+    rarity = Rarity(df, docs)
+    scored = {term: term_weight(count) * rarity.idf(term) for term, count in analysis.counts.items()}
     top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:VECTOR_TERMS]
-    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     return IndexEntry(
         story_id=analysis.story_id,
         partner=analysis.partner,
@@ -182,7 +250,10 @@ def weigh(analysis: Analysis, df: Mapping[str, int], docs: int) -> IndexEntry:
         first=analysis.first,
         status=analysis.status,
         embargo=analysis.embargo,
-        terms={term: w / norm for term, w in top},
-        entities={e.id: (e.name, idf(df.get(entity_df_field(e.id), 0), docs)) for e in analysis.entities},
+        terms={term: analysis.counts[term] for term, _ in top},
+        entities={e.id: e.name for e in analysis.entities},
         sketch_b64=minhash.encode(analysis.sketch),
+        weighed_docs=docs,
+        term_norm=length_of(w for _, w in top),
+        entity_norm=length_of(rarity.entity_weights(e.id for e in analysis.entities).values()),
     )

@@ -21,6 +21,11 @@ between them (the linker's window), not on their distance from today.
 
 A lookup reads a bounded slice of a bounded number of postings, so its cost does
 not grow with the index (bench/related.py measures it at 1k, 10k and 100k stories).
+
+Linking and indexing one story takes three round trips: `prepare` (the query's
+document frequencies, the story's current entry and a few expired entries, one
+pipeline), `candidates` (one script, which also returns the frequencies that
+weigh the candidates) and `put` (one script).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from services.enrich.related.features import DOCS_FIELD, IndexEntry
+from services.enrich.related.features import DOCS_FIELD, NORM_FRESH_GROWTH, IndexEntry, Rarity
 from shared.connections import RedisClient
 from shared.keys import Keys
 from shared.scripts import LuaScript
@@ -53,6 +58,24 @@ class IndexPolicy:
 _CANDIDATES = LuaScript.load(_LUA / "candidates.lua")
 
 _PUT = LuaScript.load(_LUA / "put.lua")
+
+_EXPIRED = LuaScript.load(_LUA / "expired.lua")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What one pipelined read before linking a story tells: the rarity of its fields, and
+    what its write needs (the entry it replaces, expired entries to drop on the way)."""
+
+    rarity: Rarity
+    current: bytes | None
+    expired: list[tuple[str, list[str]]]  # (id, posting keys) of entries past the ttl
+
+
+@dataclass(frozen=True)
+class Candidates:
+    entries: list[IndexEntry]
+    df: dict[str, int]  # frequencies of the terms and entities of entries whose norms are stale
 
 
 def _text(value: bytes | str) -> str:
@@ -84,12 +107,27 @@ class StoryIndex:
             *(self.entity_posting(entry.language, e) for e in entry.entities),
         ]
 
-    async def frequencies(self, fields: Iterable[str]) -> tuple[dict[str, int], int]:
+    async def frequencies(self, fields: Iterable[str]) -> Rarity:
         """Document frequencies of the given terms / entity fields, and the number of stories."""
         names = list(dict.fromkeys(fields))
-        values = await self.redis.hmget(self.df, [DOCS_FIELD, *names])
-        docs = int(values[0] or 0)
-        return {name: int(v) for name, v in zip(names, values[1:], strict=True) if v}, docs
+        return self._rarity(names, await self.redis.hmget(self.df, [DOCS_FIELD, *names]))
+
+    @staticmethod
+    def _rarity(names: list[str], values: Sequence[bytes | None]) -> Rarity:
+        df = {name: int(v) for name, v in zip(names, values[1:], strict=True) if v}
+        return Rarity(df, int(values[0] or 0))
+
+    async def prepare(self, story_id: str, fields: Iterable[str], *, now: float) -> Prepared:
+        """One round trip before linking: the fields' frequencies and the write's pre-read."""
+        names = list(dict.fromkeys(fields))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.df, [DOCS_FIELD, *names])
+            pipe.hget(self.docs, story_id)
+            _EXPIRED.queue(
+                pipe, [self.docs, self.expiry], [now - self.policy.ttl_seconds, self.policy.expire_batch]
+            )
+            values, current, expired = await pipe.execute()
+        return Prepared(self._rarity(names, values), current, self._expired(expired))
 
     async def get(self, story_id: str) -> IndexEntry | None:
         raw = await self.redis.hget(self.docs, story_id)
@@ -103,19 +141,20 @@ class StoryIndex:
         now: float,
         earlier_than: float | None = None,
         since: float | None = None,
-    ) -> list[IndexEntry]:
-        """Entries sharing postings with the query, most shared weight first.
+    ) -> Candidates:
+        """Entries sharing postings with the query, most shared weight first, with the
+        document frequencies of their terms and entities.
 
         With `earlier_than`, only stories first published in [since, earlier_than];
         otherwise the stories nearest in time on both sides, across the whole index.
         """
         if not weights:
-            return []
+            return Candidates([], {})
         mode = "earlier" if earlier_than is not None else "around"
         until = earlier_than if earlier_than is not None else query.first
-        reply = await _CANDIDATES.run(
+        found, freqs = await _CANDIDATES.run(
             self.redis,
-            [self.docs, self.embargoed, *weights],
+            [self.docs, self.embargoed, self.df, *weights],
             [
                 query.story_id,
                 now,
@@ -124,18 +163,27 @@ class StoryIndex:
                 mode,
                 "-inf" if since is None else since,
                 until,
+                NORM_FRESH_GROWTH,
                 *weights.values(),
             ],
         )
-        return [IndexEntry.from_json(reply[i + 1]) for i in range(0, len(reply), 2)]
+        return Candidates(
+            [IndexEntry.from_json(found[i + 1]) for i in range(0, len(found), 2)],
+            {_text(freqs[i]): int(freqs[i + 1]) for i in range(0, len(freqs), 2)},
+        )
 
-    async def put(self, entry: IndexEntry, df_fields: Sequence[str], *, now: float) -> PutOutcome:
-        """Index a story version (replacing the previous one); withheld stories are kept unposted."""
-        return await self._write("put", entry.story_id, entry, df_fields, now)
+    async def put(
+        self, entry: IndexEntry, df_fields: Sequence[str], *, now: float, prepared: Prepared | None = None
+    ) -> PutOutcome:
+        """Index a story version (replacing the previous one); withheld stories are kept unposted.
+
+        `prepared` (read by `prepare` for this story) saves the write its own pre-read.
+        """
+        return await self._write("put", entry.story_id, entry, df_fields, now, prepared)
 
     async def kill(self, story_id: str, *, now: float) -> PutOutcome:
         """Remove a story for good: it will never be offered again, whatever arrives later."""
-        return await self._write("kill", story_id, None, (), now)
+        return await self._write("kill", story_id, None, (), now, None)
 
     async def _write(
         self,
@@ -144,20 +192,20 @@ class StoryIndex:
         entry: IndexEntry | None,
         df_fields: Sequence[str],
         now: float,
+        prepared: Prepared | None,
     ) -> PutOutcome:
         cutoff = now - self.policy.ttl_seconds
         for _ in range(self.MAX_CONFLICT_RETRIES):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hget(self.docs, story_id)
-                pipe.zrangebyscore(self.expiry, "-inf", cutoff, start=0, num=self.policy.expire_batch)
-                raw, expired_ids = await pipe.execute()
+            if prepared is None:  # the first try may use the caller's read; a retry reads again
+                prepared = await self.prepare(story_id, (), now=now)
+            raw, expired = prepared.current, prepared.expired
+            prepared = None
             current = IndexEntry.from_json(raw) if raw else None
             if entry is not None and current is not None and current.version > entry.version:
                 return "stale"  # a late older version never replaces a newer one
             expected = hashlib.sha1(raw, usedforsecurity=False).hexdigest() if raw else ""
             old_postings = self.postings_of(current) if current else []
             new_postings = self.postings_of(entry) if entry and entry.status == "usable" else []
-            expired = await self._expired(expired_ids)
             outcome = await _PUT.run(
                 self.redis,
                 [
@@ -193,13 +241,11 @@ class StoryIndex:
                 return result  # type: ignore[return-value]
         raise RuntimeError(f"index entry {story_id} kept changing under {self.MAX_CONFLICT_RETRIES} writes")
 
-    async def _expired(self, ids: Sequence[bytes | str]) -> list[tuple[str, list[str]]]:
+    def _expired(self, reply: Sequence[bytes | str | None]) -> list[tuple[str, list[str]]]:
         """(id, posting keys) of entries past the ttl, so dropping them also clears their postings."""
-        if not ids:
-            return []
-        names = [_text(i) for i in ids]
-        raws = await self.redis.hmget(self.docs, names)
-        return [
-            (name, self.postings_of(IndexEntry.from_json(raw)) if raw else [])
-            for name, raw in zip(names, raws, strict=True)
-        ]
+        out = []
+        for i in range(0, len(reply), 2):
+            old_id, raw = reply[i], reply[i + 1]
+            if old_id is not None:
+                out.append((_text(old_id), self.postings_of(IndexEntry.from_json(raw)) if raw else []))
+        return out

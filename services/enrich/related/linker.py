@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.enrich.related.features import IndexEntry, analyse, weigh
-from services.enrich.related.index import IndexPolicy, PutOutcome, StoryIndex
+from services.enrich.related.features import IndexEntry, Rarity, analyse, weigh
+from services.enrich.related.index import Candidates, IndexPolicy, PutOutcome, StoryIndex
 from services.enrich.related.scoring import Policy, publish, rank, split_duplicates, to_duplicate, to_link
 from shared.connections import RedisClient
 from shared.events import RelatedLink
@@ -37,16 +37,23 @@ class RelatedLinker:
     def __init__(self, index: StoryIndex, *, k: int, window_days: float, policy: Policy = Policy()) -> None:
         self.index, self.k, self.window, self.policy = index, k, window_days * 86400.0, policy
 
-    def query_weights(self, entry: IndexEntry) -> dict[str, float]:
+    def query_weights(self, entry: IndexEntry, rarity: Rarity) -> dict[str, float]:
         """Posting key -> weight: the story's strongest terms and every entity, each unit length."""
+        vector = rarity.vector(entry.terms)
         weights = {
-            self.index.term_posting(entry.language, term): entry.terms[term]
-            for term in entry.word_terms()[:QUERY_TERMS]
+            self.index.term_posting(entry.language, term): vector[term]
+            for term in entry.word_terms(rarity)[:QUERY_TERMS]
         }
-        norm = math.sqrt(sum(w * w for _, w in entry.entities.values())) or 1.0
-        for entity_id, (_, rarity) in entry.entities.items():
-            weights[self.index.entity_posting(entry.language, entity_id)] = rarity / norm
+        entities = rarity.entity_weights(entry.entities)
+        norm = math.sqrt(sum(w * w for w in entities.values())) or 1.0
+        for entity_id, weight in entities.items():
+            weights[self.index.entity_posting(entry.language, entity_id)] = weight / norm
         return weights
+
+    @staticmethod
+    def rarity(known: Rarity, found: Candidates) -> Rarity:
+        """The query's frequencies with the candidates' (one index, read moments apart)."""
+        return Rarity({**found.df, **known.df}, known.docs)
 
     async def link_and_index(
         self, story: Story, tags: Iterable[EntityTag], *, received_at: datetime, now: datetime
@@ -60,8 +67,12 @@ class RelatedLinker:
             outcome = await self.index.kill(story.id, now=clock)
             log.info("related index: story removed", story_id=story.id, outcome=outcome)
             return Links(outcome=outcome)
-        entry, df_fields, links = await self.find(story, tags, received_at=received_at, now=now)
-        outcome = await self.index.put(entry, df_fields, now=clock)
+        analysis = analyse(story, tags, received_at)
+        df_fields = analysis.df_fields()
+        prepared = await self.index.prepare(story.id, df_fields, now=clock)
+        entry = weigh(analysis, prepared.rarity.df, prepared.rarity.docs)
+        links = await self.links(entry, prepared.rarity, now=now)
+        outcome = await self.index.put(entry, df_fields, now=clock, prepared=prepared)
         log.info(
             "related links",
             story_id=story.id,
@@ -71,27 +82,20 @@ class RelatedLinker:
         )
         return Links(related=links.related, duplicates=links.duplicates, outcome=outcome)
 
-    async def find(
-        self, story: Story, tags: Iterable[EntityTag], *, received_at: datetime, now: datetime
-    ) -> tuple[IndexEntry, list[str], Links]:
-        """The read path: the story's index entry, its frequency fields, and its links (no writes)."""
-        analysis = analyse(story, tags, received_at)
-        df_fields = analysis.df_fields()
-        df, docs = await self.index.frequencies(df_fields)
-        entry = weigh(analysis, df, docs)
-        candidates = await self.index.candidates(
+    async def links(self, entry: IndexEntry, rarity: Rarity, *, now: datetime) -> Links:
+        """The read path: earlier related stories and duplicates of an entry (no writes)."""
+        found = await self.index.candidates(
             entry,
-            self.query_weights(entry),
+            self.query_weights(entry, rarity),
             now=now.timestamp(),
             earlier_than=entry.first,
             since=entry.first - self.window,
         )
-        related, duplicates = split_duplicates(entry, candidates, self.policy)
-        links = Links(
+        related, duplicates = split_duplicates(entry, found.entries, self.rarity(rarity, found), self.policy)
+        return Links(
             related=[to_link(s, entry.first) for s in publish(related, self.k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],
         )
-        return entry, df_fields, links
 
     async def related_to(
         self,
@@ -109,12 +113,10 @@ class RelatedLinker:
         entry = await self.index.get(story_id)
         if entry is None or not visible(entry):
             return None
-        candidates = [
-            c
-            for c in await self.index.candidates(entry, self.query_weights(entry), now=now.timestamp())
-            if visible(c)
-        ]
-        related, duplicates = split_duplicates(entry, candidates, self.policy)
+        known = await self.index.frequencies(entry.df_fields())
+        found = await self.index.candidates(entry, self.query_weights(entry, known), now=now.timestamp())
+        candidates = [c for c in found.entries if visible(c)]
+        related, duplicates = split_duplicates(entry, candidates, self.rarity(known, found), self.policy)
         return Links(
             related=[to_link(s, entry.first) for s in rank(related, k, self.policy)],
             duplicates=[to_duplicate(d) for d in duplicates],

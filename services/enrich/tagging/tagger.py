@@ -371,6 +371,9 @@ class Tagger:
         text = layout.kb_text
         tokens = list(_TOKEN.finditer(text))
         found: list[_Found] = []
+        # Words the story writes in lower case: in capitals they are not names ("LAST SALE",
+        # "RUGBY UNION", "STOCKS GOLD METALS" beside "the sale", "gold").
+        ordinary = {t.group() for t in tokens if t.group().islower()}
         i = 0
         while i < len(tokens):
             word = tokens[i].group()
@@ -384,7 +387,7 @@ class Tagger:
                 hit = lookup(text[start:end]) or (
                     lookup(text[start : end - 1]) if text[end - 1] == "." else None
                 )
-                if hit is not None:
+                if hit is not None and not (caps and size == 1 and word.lower() in ordinary):
                     kind, length = hit
                     found.append(_Found(start, start + length, kind, "kb"))
                     step = size
