@@ -120,10 +120,11 @@ def main() -> None:
     parser.add_argument(
         "--extra", type=Path, action="append", default=[], help="more CoNLL files to train on"
     )
+    parser.add_argument("--seed", type=int, default=0, help="another seed shows how much a figure is chance")
     args = parser.parse_args()
 
-    spacy.util.fix_random_seed(0)  # type: ignore[attr-defined]
-    rng = random.Random(0)
+    spacy.util.fix_random_seed(args.seed)  # type: ignore[attr-defined]
+    rng = random.Random(args.seed)
     # sm's NER has its own embedding layer: everything else (tok2vec, tagger, parser,
     # senter, lemmatizer) is dead weight for the tagger and is left out of the shipped pipeline.
     unused = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
