@@ -144,9 +144,13 @@ async def enqueue_many(
 
 @dataclass(frozen=True)
 class Claim:
-    delivery: Delivery | None
-    next_due_ms: int | None = None
+    deliveries: tuple[Delivery, ...] = ()  # claimed, most urgent first
+    next_due_ms: int | None = None  # when nothing was due: when the next falls due
     disabled: bool = False
+
+    @property
+    def delivery(self) -> Delivery | None:
+        return self.deliveries[0] if self.deliveries else None
 
 
 class OutletQueue:
@@ -224,22 +228,25 @@ class OutletQueue:
         flat = [_text(v) for v in flat_raw]
         return Delivery(self.outlet, dict(zip(flat[::2], flat[1::2], strict=True))) if flat else None
 
-    async def claim(self, token: str, lease_ms: int) -> Claim:
+    async def claim(self, token: str, lease_ms: int, limit: int = 1) -> Claim:
+        """Up to `limit` due deliveries, claimed for sending in one call (most urgent first)."""
         result = await script("claim").call(
             self.redis,
             self.base,
             now=now_ms(),
             lease_ms=lease_ms,
             token=token,
+            limit=limit,
             retention_ms=self.retention_ms,
         )
         kind = _text(result[0])
         if kind == "claimed":
-            return Claim(self._row(result[2]))
+            rows = [self._row(flat) for flat in result[2:]]
+            return Claim(tuple(row for row in rows if row is not None))
         if kind == "disabled":
-            return Claim(None, disabled=True)
+            return Claim(disabled=True)
         next_due = _text(result[1])
-        return Claim(None, int(float(next_due)) if next_due else None)
+        return Claim(next_due_ms=int(float(next_due)) if next_due else None)
 
     async def finish(
         self,

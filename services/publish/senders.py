@@ -72,17 +72,25 @@ class OutletSender:
 
     async def _claim_and_send(self) -> None:
         await self.slots.acquire()
+        free = 1
+        while not self.slots.locked():  # every free slot in one claim (acquire does not wait here)
+            await self.slots.acquire()
+            free += 1
         try:
-            claim = await self.queue.claim(f"{self.token_prefix}-{uuid.uuid4().hex[:8]}", self.lease_ms)
+            token = f"{self.token_prefix}-{uuid.uuid4().hex[:8]}"
+            claim = await self.queue.claim(token, self.lease_ms, free)
         except BaseException:
-            self.slots.release()
+            for _ in range(free):
+                self.slots.release()
             raise
-        if claim.delivery is not None:
-            task = asyncio.create_task(self._send_then_release(claim.delivery))
+        for delivery in claim.deliveries:
+            task = asyncio.create_task(self._send_then_release(delivery))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+        for _ in range(free - len(claim.deliveries)):
+            self.slots.release()
+        if claim.deliveries:
             return
-        self.slots.release()
         OUTLET_DISABLED.labels(self.outlet.name).set(1 if claim.disabled else 0)
         wait = self.poll
         if claim.next_due_ms is not None:

@@ -199,3 +199,30 @@ async def test_an_action_not_allowed_from_a_status_is_refused(
     assert result == "conflict"
     assert f"(it is {status})" in detail
     await walk.assert_status(status)
+
+
+async def test_one_claim_takes_several_due_deliveries_never_two_of_one_story(queue: OutletQueue) -> None:
+    """A claim for several takes the urgent first, then routine ones; a story's newer version
+    waits while its older one is in flight."""
+    walks = [Walk(queue) for _ in range(3)]
+    for walk in walks[:2]:
+        await walk.enqueue()
+    flash = walks[2]
+    await queue.enqueue(
+        delivery_id=flash.did(1),
+        story_id=flash.story,
+        version=1,
+        kind="published",
+        held_until_ms=None,
+        fields={"event": "{}", "headline": "h", "urgent": "1"},
+    )
+    claim = await queue.claim("token-two", 30_000, 2)
+    assert claim.deliveries[0].story_id == flash.story
+    assert len(claim.deliveries) == 2
+    assert all(d.status == "sending" for d in claim.deliveries)
+    in_flight = next(w for w in walks if w.story == claim.deliveries[1].story_id)
+    left = next(w for w in walks[:2] if w is not in_flight)
+    await in_flight.enqueue(2)  # newer than the one in flight: it waits for it
+    claim = await queue.claim("token-three", 30_000, 3)
+    assert [d.id for d in claim.deliveries] == [left.did(1)]
+    assert (await in_flight.row(in_flight.did(2))).status == "queued"

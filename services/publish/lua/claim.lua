@@ -1,12 +1,16 @@
--- Take the most urgent due delivery for sending (kills and flashes first), unless the
--- outlet is disabled. Which rows it reads is known only from the queues, so beyond the
--- declared keys it touches the due rows d:* and their stories' s:* (same hash tag).
+-- Take up to `limit` of the most urgent due deliveries for sending (kills and flashes
+-- first), unless the outlet is disabled: one call per free sending slot would be one
+-- round trip per delivery. Each is claimed by the same rules, one after the other, so a
+-- story never has two in flight. Which rows it reads is known only from the queues, so
+-- beyond the declared keys it touches the due rows d:* and their stories' s:* (same hash tag).
 -- KEYS: urgent due lease disabled st:queued st:held st:retrying st:sending st:canceled
--- ARGV: base now lease_ms token retention_ms
-local now, lease, token = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+-- ARGV: base now lease_ms token limit retention_ms
+local now, lease, token, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'disabled', ''} end
+local claimed = {}
 for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
-  for _ = 1, 25 do
+  for _ = 1, 25 + limit do
+    if #claimed >= limit then break end
     local top = redis.call('ZRANGE', qkey, 0, 0, 'WITHSCORES')
     if #top == 0 or tonumber(top[2]) > now then break end
     local id = top[1]
@@ -39,11 +43,12 @@ for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
         redis.call('HINCRBY', dkey, 'attempts', 1)
         redis.call('HSET', dkey, 'token', token, 'hold_reason', '', 'next_attempt_at', '')
         redis.call('ZADD', KEYS[3], now + lease, id)
-        return {'claimed', id, redis.call('HGETALL', dkey)}
+        table.insert(claimed, redis.call('HGETALL', dkey))
       end
     end
   end
 end
+if #claimed > 0 then return {'claimed', tostring(#claimed), unpack(claimed)} end
 local next_due = nil
 for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
   local top = redis.call('ZRANGE', qkey, 0, 0, 'WITHSCORES')
