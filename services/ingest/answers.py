@@ -7,8 +7,8 @@ failure to write it is logged, never answered as an error: the story is stored.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
-import structlog
 from redis.exceptions import RedisClusterException, RedisError
 
 from services.ingest import responses
@@ -65,14 +65,18 @@ async def item_results(
 def answer_items(partner: str, pairs: list[Answer]) -> tuple[list[ItemResult], list[status.Record]]:
     """Each item's result, in order, and the `received` records of the accepted ones."""
     results, records = [], []
+    outcomes: Counter[str] = Counter()
     for item, outcome in pairs:
         if outcome is None:
             results.append(_not_ingested(item))
             continue
         event, acceptance = outcome
-        results.append(_after_accept(item, event, acceptance, partner))
+        outcomes[acceptance.outcome] += 1
+        results.append(_after_accept(item, event, acceptance))
         if acceptance.outcome == "accepted":
-            records.append(status.Record(event.story.id, _received(partner, event, acceptance), "ingest"))
+            records.append(status.Record(event.story_id, _received(partner, event, acceptance), "ingest"))
+    for name, count in outcomes.items():
+        STORIES_RECEIVED.labels(partner, name).inc(count)
     return results, records
 
 
@@ -113,32 +117,28 @@ def killed_problem(only: ItemResult) -> Problem:
     )
 
 
-def _after_accept(item: ParsedItem, event: StoryReceived, result: Acceptance, partner: str) -> ItemResult:
-    story = event.story
-    with structlog.contextvars.bound_contextvars(story_id=story.id, trace_id=event.trace_id):
-        STORIES_RECEIVED.labels(partner, result.outcome).inc()
-        answer = ItemResult(
-            status=result.outcome,
-            code=CODES[result.outcome],
-            id=story.id,
-            uri=story.uri,
-            version=story.version,
-            format=item.source_format,
-            warnings=item.warnings,
-        )
-        if item.warnings:
-            log.info("story read with warnings", fields=[w.field for w in item.warnings])
-        if result.outcome != "accepted":
-            log.info("story not forwarded", outcome=result.outcome, version=story.version)
-            return answer.model_copy(update={"current_version": result.current_version})
-        log.info("story accepted", version=story.version, received_as=result.received_as)
-        return answer.model_copy(
-            update={
-                "received_as": result.received_as,
-                "entry_id": result.entry_id,
-                "trace_id": event.trace_id,
-            }
-        )
+def _after_accept(item: ParsedItem, event: StoryReceived, result: Acceptance) -> ItemResult:
+    story, accepted = event.story, result.outcome == "accepted"
+    ids = {"story_id": event.story_id, "trace_id": event.trace_id}
+    if item.warnings:
+        log.info("story read with warnings", **ids, fields=[w.field for w in item.warnings])
+    if accepted:
+        log.info("story accepted", **ids, version=story.version, received_as=result.received_as)
+    else:
+        log.info("story not forwarded", **ids, outcome=result.outcome, version=story.version)
+    return ItemResult(
+        status=result.outcome,
+        code=CODES[result.outcome],
+        id=event.story_id,
+        uri=story.uri,
+        version=story.version,
+        format=item.source_format,
+        warnings=item.warnings,
+        received_as=result.received_as if accepted else None,
+        entry_id=result.entry_id if accepted else None,
+        trace_id=event.trace_id if accepted else None,
+        current_version=None if accepted else result.current_version,
+    )
 
 
 def _received(partner: str, event: StoryReceived, result: Acceptance) -> Received:
