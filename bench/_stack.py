@@ -77,6 +77,31 @@ def reuters_items(limit: int, run: str) -> list[dict[str, Any]]:
     return items
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU milliseconds per story of named processes over one run (`with` around it)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.spent = {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+
+    def per_story(self, stories: int) -> dict[str, float]:
+        return {name: 1000 * seconds / max(1, stories) for name, seconds in self.spent.items()}
+
+
 def progress() -> Progress:
     return Progress(
         TextColumn("{task.description:<34}"),
@@ -334,6 +359,8 @@ def _by_caller(entries: Any, per_story: float) -> list[tuple[str, float]]:
 class Relay:
     """Three processes: HTTP ingest → stream A → hop → stream B → deliver → the outlet."""
 
+    ROLES = ("hop", "deliver", "ingest")
+
     def __init__(self, redis_url: str, outlet_url: str) -> None:
         self.prefix = f"relay{uuid.uuid4().hex[:8]}"
         self.port = free_port()
@@ -348,7 +375,7 @@ class Relay:
                 stdout=(LOGS / f"relay-{role}.log").open("ab"),
                 stderr=subprocess.STDOUT,
             )
-            for role in ("hop", "deliver", "ingest")
+            for role in self.ROLES
         ]
 
     def __enter__(self) -> Relay:

@@ -36,6 +36,7 @@ from bench._stack import (
     REUTERS,
     ROOT,
     Calls,
+    CpuMeter,
     Figures,
     ProfiledService,
     Relay,
@@ -68,14 +69,20 @@ def redis_env() -> dict[str, str]:
     return {"REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "REDIS_CLUSTER_NODES": ""}
 
 
-async def run_relay(items: list[dict[str, Any]], paced: list[dict[str, Any]]) -> tuple[Figures, Figures]:
+Cpu = dict[str, float]  # CPU ms per story by process, over a throughput run
+LOAD_GENERATOR = "bench process (client, outlets)"
+
+
+async def run_relay(items: list[dict[str, Any]], paced: list[dict[str, Any]]) -> tuple[Figures, Figures, Cpu]:
     with Receiver() as outlet, Relay(redis_env()["REDIS_URL"], outlet.url) as relay:
-        throughput = await drive("bare relay: throughput", relay.post, items, outlet)
+        pids = {f"relay {role}": proc.pid for role, proc in zip(Relay.ROLES, relay.procs, strict=True)}
+        with CpuMeter({**pids, LOAD_GENERATOR: os.getpid()}) as meter:
+            throughput = await drive("bare relay: throughput", relay.post, items, outlet)
         latency = await drive(
             f"bare relay: {RATE:.0f}/s", relay.post, paced, outlet, rate=RATE, concurrency=4
         )
     await cleanup(redis_env(), relay.prefix)
-    return throughput, latency
+    return throughput, latency, meter.per_story(len(items))
 
 
 async def profile_pass_through(items: list[dict[str, Any]]) -> dict[str, Calls]:
@@ -103,7 +110,7 @@ async def profile_pass_through(items: list[dict[str, Any]]) -> dict[str, Calls]:
 
 async def run_pass_through(
     items: list[dict[str, Any]], paced: list[dict[str, Any]]
-) -> tuple[Figures, Figures]:
+) -> tuple[Figures, Figures, Cpu]:
     with Receiver() as outlet:
         config = LOGS / "bench-pass-through.toml"
         write_config(config, {"alpha": outlet})
@@ -111,13 +118,15 @@ async def run_pass_through(
         try:
             with Pipeline(env, LOGS) as pipeline:
                 post = await post_to_pipeline(pipeline)
-                throughput = await drive("pass-through: throughput", post, items, outlet)
+                pids = {p.service: p.proc.pid for p in pipeline.processes() if p.proc is not None}
+                with CpuMeter({**pids, LOAD_GENERATOR: os.getpid()}) as meter:
+                    throughput = await drive("pass-through: throughput", post, items, outlet)
                 latency = await drive(
                     f"pass-through: {RATE:.0f}/s", post, paced, outlet, rate=RATE, concurrency=4
                 )
         finally:
             await cleanup(redis_env(), env["NEWSROOM_KEY_PREFIX"])
-    return throughput, latency
+    return throughput, latency, meter.per_story(len(items))
 
 
 async def run_full(
@@ -199,14 +208,29 @@ def main() -> list[Target]:
         return head
 
     print(f"Reuters-21578 replay: {n} stories per throughput run, {n_paced} at {RATE:.0f}/s for latency")
-    relay, relay_paced = asyncio.run(run_relay(take(n), take(n_paced)))
-    passing, passing_paced = asyncio.run(run_pass_through(take(n), take(n_paced)))
+    relay, relay_paced, relay_cpu = asyncio.run(run_relay(take(n), take(n_paced)))
+    passing, passing_paced, passing_cpu = asyncio.run(run_pass_through(take(n), take(n_paced)))
     alone, full, full_paced, loaded = asyncio.run(
         run_full(take(n_full), take(n_full), take(n_paced), take(n_pool))
     )
     rows = [relay, passing, alone, full, relay_paced, passing_paced, full_paced, loaded]
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)")
     print(table(rows))
+    print("\nCPU per story over the throughput runs (each process's user + system time; Redis not counted)")
+    print("| process | bare relay ms | pass-through ms |")
+    print("|---|---:|---:|")
+    for name, ms in relay_cpu.items():
+        print(
+            f"| {name} | {ms:.2f} | {passing_cpu.get(name, float('nan')):.2f} |"
+            if name == LOAD_GENERATOR
+            else f"| {name} | {ms:.2f} | – |"
+        )
+    for name, ms in passing_cpu.items():
+        if name != LOAD_GENERATOR:
+            print(f"| {name} | – | {ms:.2f} |")
+    relay_total = sum(v for k, v in relay_cpu.items() if k != LOAD_GENERATOR)
+    passing_total = sum(v for k, v in passing_cpu.items() if k != LOAD_GENERATOR)
+    print(f"| services in all | {relay_total:.2f} | {passing_total:.2f} |")
     targets: list[Target] = [
         (
             "pass-through / bare relay throughput",
@@ -280,6 +304,7 @@ def main() -> list[Target]:
                 ],
                 "targets": [list(t) for t in targets],
                 "redis_per_story": {k: [v.commands, v.round_trips] for k, v in calls.items()},
+                "cpu_ms_per_story": {"relay": relay_cpu, "pass-through": passing_cpu},
             },
             indent=2,
         )

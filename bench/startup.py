@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from bench._stack import LOGS, REUTERS, ROOT, cleanup, pipeline_env, reuters_items
+from bench._stack import LOGS, REUTERS, ROOT, cleanup, cpu_seconds, pipeline_env, reuters_items
 from shared.connections import make_redis
 from shared.settings import Settings
 from shared.streams import Streams, ensure_groups
@@ -60,11 +60,6 @@ class Replica:
     pss_mb: float
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _memory_mb(pid: int) -> tuple[float, float, float]:
     """(RSS, peak RSS, PSS) in MB."""
     status = dict(
@@ -87,7 +82,7 @@ def _script(label: str, code: str) -> Replica:
     ready = time.monotonic() - started
     if not line.startswith(b"ready"):
         raise RuntimeError(f"{label}: exited before it was ready")
-    cpu = _cpu_seconds(proc.pid)
+    cpu = cpu_seconds(proc.pid)
     rss, peak, pss = _memory_mb(proc.pid)
     proc.stdin.close()
     proc.wait(30)
@@ -115,7 +110,7 @@ async def _replicas(count: int, pipeline: Pipeline, redis_url: str) -> list[Repl
                 except httpx.HTTPError:
                     continue
                 if answer.status_code == 200:
-                    ready[n] = (time.monotonic() - started, _cpu_seconds(replica.proc.pid))
+                    ready[n] = (time.monotonic() - started, cpu_seconds(replica.proc.pid))
             await asyncio.sleep(0.02)
     settings = Settings(redis_url=redis_url, key_prefix=pipeline.env["NEWSROOM_KEY_PREFIX"])
     redis = make_redis(settings)

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="Unprocessed stories in front of enrich, shared equally by the partners; a partner whose "
         "lane holds its share is shed (503).",
     )
+    parse_processes: int = Field(
+        2,
+        ge=0,
+        description="Processes that parse ingest's large request bodies (started on first use), so their "
+        "CPU never holds the event loop; 0 parses them in a thread of the serving process.",
+    )
     retry_after_seconds: int = Field(5, description="Retry-After sent with 503 answers.")
     rate_per_second: float = Field(50.0, description="Default per-partner sustained request rate.")
     rate_burst: int = Field(200, description="Default per-partner burst size.")

@@ -11,15 +11,18 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from shared.connections import RedisClient
 from shared.keys import Keys
 from shared.redis_client import RedisPipeline
+from shared.scripts import LuaScript
 from shared.timeline import DeliveryAttempted, Routed, TimelineEvent, parse, stored
 
 TIMELINE_MAX = 200
 STATUS_TTL_SECONDS = 90 * 24 * 3600
+_RECORD = LuaScript.load(Path(__file__).with_name("status.lua"))
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ async def record_many(
     return record_errors(replies, len(records))
 
 
-COMMANDS_PER_RECORD = 5
+COMMANDS_PER_RECORD = 1  # one status.lua call
 
 
 def queue_records(pipe: RedisPipeline, keys: Keys, records: Sequence[Record]) -> int:
@@ -60,18 +63,20 @@ def queue_records(pipe: RedisPipeline, keys: Keys, records: Sequence[Record]) ->
     how many replies they take, for `record_errors`."""
     now = time.time()
     for one in records:
-        status_key, timeline_key = keys.story(one.story_id), keys.story_timeline(one.story_id)
         stamped = one.entry.model_copy(update={"at": now, "service": one.service})
-        flat = {
-            k: (json.dumps(v, default=str) if not isinstance(v, str | int | float) else v)
-            for k, v in one.entry.status_fields().items()
-            if v is not None
-        }
-        pipe.hset(status_key, mapping={**flat, f"{one.entry.event}_at": now, "updated_at": now})
-        pipe.rpush(timeline_key, json.dumps(stored(stamped), default=str))
-        pipe.ltrim(timeline_key, -TIMELINE_MAX, -1)
-        pipe.expire(status_key, STATUS_TTL_SECONDS)
-        pipe.expire(timeline_key, STATUS_TTL_SECONDS)
+        fields: list[Any] = []
+        for name, value in one.entry.status_fields().items():
+            if value is not None:
+                fields += [
+                    name,
+                    value if isinstance(value, str | int | float) else json.dumps(value, default=str),
+                ]
+        fields += [f"{one.entry.event}_at", now, "updated_at", now]
+        _RECORD.queue(
+            pipe,
+            [keys.story(one.story_id), keys.story_timeline(one.story_id)],
+            [STATUS_TTL_SECONDS, TIMELINE_MAX, json.dumps(stored(stamped), default=str), *fields],
+        )
     return COMMANDS_PER_RECORD * len(records)
 
 

@@ -46,10 +46,15 @@ class Decision:
     current_version: int | None = None  # the version held, when not accepted
 
 
+def first_received_as(pubstatus: str) -> ReceivedAs:
+    """What a story is received as when its item has no version yet."""
+    return "kill" if pubstatus == "canceled" else "withheld" if pubstatus == "withheld" else "new"
+
+
 def decide(current: str | None, version: int, pubstatus: str) -> Decision:
     """The one place that says new / update / withheld / kill, or why not (pure)."""
     kill = pubstatus == "canceled"
-    first: ReceivedAs = "kill" if kill else "withheld" if pubstatus == "withheld" else "new"
+    first = first_received_as(pubstatus)
     if current is None:
         return Decision("accepted", first, f"{version}{_KILLED}" if kill else str(version))
     seen = int(current.removesuffix(_KILLED))
@@ -99,10 +104,15 @@ class Acceptor:
         self.keys = keys
 
     async def accept(
-        self, partner: str, events: Sequence[StoryReceived], limit: RateLimit | None
+        self,
+        partner: str,
+        events: Sequence[StoryReceived],
+        limit: RateLimit | None,
+        encoded: Sequence[bytes] | None = None,
     ) -> RateLimited | list[Acceptance]:
         """Charge `partner`'s bucket for the items (unless `limit` is None), then accept each;
-        nothing at all if limited."""
+        nothing at all if limited. `encoded`: each event's payload as it stands (encoded where
+        it was parsed); one received as something else is encoded again here."""
         keys = self.keys
         script_keys = [
             keys.item_versions,
@@ -123,14 +133,13 @@ class Acceptor:
             ):
                 if n % 200 == 199:
                     await asyncio.sleep(0)  # a big batch is encoded in slices: other requests go between
-                accepted = decision.outcome == "accepted"
-                payload = (
-                    await encode_event(
-                        event.model_copy(update={"received_as": decision.received_as}), event.trace_id
-                    )
-                    if accepted
-                    else b""
-                )
+                payload = b""
+                if decision.outcome == "accepted":
+                    if encoded is not None and decision.received_as == event.received_as:
+                        payload = encoded[n]
+                    else:
+                        as_received = event.model_copy(update={"received_as": decision.received_as})
+                        payload = await encode_event(as_received, event.trace_id)
                 args += [
                     field,
                     expected or "",

@@ -32,8 +32,9 @@ from redis.exceptions import (
 from services.ingest import answers, responses
 from services.ingest.acceptance import Acceptor, Contended, RateLimited
 from services.ingest.formats import JSON_TYPES, NDJSON_TYPES, WIRE_TYPES, XML_TYPES
-from services.ingest.intake import REALM, take_in
+from services.ingest.intake import REALM, Intake, take_in
 from services.ingest.kills import kill_consumer
+from services.ingest.offload import BodyReader
 from services.ingest.ratelimit import RateLimit
 from services.ingest.responses import ItemResult, OutletState, StoryStatus
 from services.ingest.schemas import NinjsSchemas
@@ -144,7 +145,13 @@ def create_app(
     streams = Streams.for_keys(keys)
     shedder = Backlog(redis, keys, settings.backlog_limit, len(config.partners))
     acceptor = Acceptor(redis, keys)
-    schemas = NinjsSchemas.load(settings.ninjs_schema_dir)
+    batch_turns = asyncio.Lock()
+    reader = BodyReader(
+        NinjsSchemas.load(settings.ninjs_schema_dir),
+        settings.ninjs_schema_dir,
+        settings.parse_processes,
+        settings.retry_after_seconds,
+    )
     retry_after = {"Retry-After": str(settings.retry_after_seconds)}
     broker = make_broker(settings)
     kill_consumer(broker, redis, settings, acceptor).attach()
@@ -177,6 +184,7 @@ def create_app(
             await starting
         await broker.stop()
         await redis.aclose()
+        reader.close()
 
     app = FastAPI(
         title="Newsroom ingest",
@@ -228,7 +236,13 @@ def create_app(
         openapi_extra=_POST_DOCS,
     )
     async def post_story(request: Request) -> JSONResponse:
-        intake = await take_in(request, config, settings, schemas)
+        intake = await take_in(request, config, settings, reader)
+        # Batches take turns through accepting and answering (CPU on the loop, in slices), so
+        # at most one batch's slice is ever ahead of a single story or /healthz.
+        async with batch_turns if len(intake.events) > 1 else contextlib.nullcontext():
+            return await accept_and_answer(intake)
+
+    async def accept_and_answer(intake: Intake) -> JSONResponse:
         partner, events = intake.partner, intake.events
         limit = RateLimit(
             partner.rate_per_second or settings.rate_per_second, partner.rate_burst or settings.rate_burst
@@ -243,7 +257,7 @@ def create_app(
                     "stories (its share of the backlog); nothing was stored. Retry later.",
                     headers=retry_after,
                 )
-            outcome = await acceptor.accept(partner.id, events, limit)
+            outcome = await acceptor.accept(partner.id, events, limit, intake.payloads)
         except Contended:
             raise Problem(
                 503,

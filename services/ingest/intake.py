@@ -1,8 +1,11 @@
 """From an HTTP request to the events to accept: authenticate, read, parse, build.
 
 Pure of Redis: the routes (app.py) hand a request in and get the partner, the
-parsed items and one `StoryReceived` per parsed story back, or a `Problem` that
-says precisely what is wrong with the request.
+parsed items and one `StoryReceived` per parsed story (with its encoded stream
+payload) back, or a `Problem` that says precisely what is wrong with the request.
+Parsing happens where `offload.BodyReader` says (the loop, or a parse process);
+`prepare` is that part, and is pure: it returns a `Refused` instead of raising, so
+the routes log and count refusals in the serving process.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from services.ingest.acceptance import first_received_as
 from services.ingest.formats import ACCEPTED_TYPES, Parsed, UnsupportedType, media_type, read_items
 from services.ingest.items import ItemError, PayloadError, Reading
 from services.ingest.schemas import NinjsSchemas
@@ -26,6 +31,7 @@ from shared.logging import get_logger
 from shared.metrics import STORIES_RECEIVED
 from shared.problems import Problem
 from shared.settings import Settings
+from shared.streams import encode_event
 
 log = get_logger(__name__)
 REALM = "ingest"
@@ -37,11 +43,34 @@ class Intake:
     partner: Partner
     parsed: Parsed
     events: list[StoryReceived]  # one per item that parsed into a story, in order
+    payloads: list[bytes]  # each event encoded for the stream as it is received as a first version
 
 
-async def take_in(
-    request: Request, config: NewsroomConfig, settings: Settings, schemas: NinjsSchemas
-) -> Intake:
+@dataclass(frozen=True)
+class Refused:
+    """A request refused while parsing: the problem to answer, and whether it counts as an
+    invalid story."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    pointer: str | None = None
+    headers: dict[str, str] | None = None
+    invalid: bool = False
+
+    def problem(self) -> Problem:
+        extra = {"pointer": self.pointer} if self.pointer is not None else {}
+        return Problem(self.status, self.slug, self.title, self.detail, headers=self.headers, **extra)
+
+
+class BodyParser(Protocol):
+    async def intake(
+        self, body: bytes, headers: Mapping[str, str], partner: Partner, max_original: int
+    ) -> Intake | Refused: ...
+
+
+async def take_in(request: Request, config: NewsroomConfig, settings: Settings, reader: BodyParser) -> Intake:
     """Authenticate and parse one POST; raises the `Problem` to answer when it is unacceptable."""
     headers = request.headers
     partner = _partner_by_key(config, headers)
@@ -53,16 +82,25 @@ async def take_in(
         partner = auth.partner_by_signature(config, body, headers)
         if partner is None:
             raise auth.unauthenticated("The Standard Webhooks signature matches no partner's secret.", REALM)
-    # Off the event loop: a 5 MiB batch of 25,000 items takes seconds to parse and build,
-    # and /healthz and every other partner's request must not wait for it.
-    return await asyncio.to_thread(_intake, body, headers, partner, schemas, settings.max_original_bytes)
+    intake = await reader.intake(body, headers, partner, settings.max_original_bytes)
+    if isinstance(intake, Refused):
+        if intake.invalid:
+            STORIES_RECEIVED.labels(partner.id, "invalid").inc()
+        log.info("request refused", partner=partner.id, problem=intake.slug, pointer=intake.pointer)
+        raise intake.problem()
+    return intake
 
 
-def _intake(
+async def prepare(
     body: bytes, headers: Mapping[str, str], partner: Partner, schemas: NinjsSchemas, max_original: int
-) -> Intake:
+) -> Intake | Refused:
+    """Parse one request and build and encode its events: CPU only, no I/O (async only
+    because FastStream's encoder is)."""
     parsed = _parse(body, headers, partner, schemas, max_original)
-    return Intake(partner, parsed, _events(parsed, headers.get("x-trace-id")))
+    if isinstance(parsed, Refused):
+        return parsed
+    events = _events(parsed, headers.get("x-trace-id"))
+    return Intake(partner, parsed, events, [await encode_event(event, event.trace_id) for event in events])
 
 
 def _partner_by_key(config: NewsroomConfig, headers: Mapping[str, str]) -> Partner | None:
@@ -122,25 +160,26 @@ async def _discard(request: Request, read: int) -> None:
 
 def _parse(
     body: bytes, headers: Mapping[str, str], partner: Partner, schemas: NinjsSchemas, max_original: int
-) -> Parsed:
+) -> Parsed | Refused:
     try:
         reading = Reading(partner.id, partner.zone, partner.strict, schemas, max_original)
         parsed = read_items(body, headers.get("content-type"), reading)
     except UnsupportedType as exc:
-        raise unsupported(str(exc)) from None
+        problem = unsupported(str(exc))
+        return Refused(415, problem.slug, problem.title, problem.detail, headers=problem.headers)
     except PayloadError as exc:
-        log.info("payload refused", partner=partner.id, problem=exc.slug, where=exc.where)
-        raise Problem(400, exc.slug, exc.title, exc.detail, pointer=exc.where) from None
+        return Refused(400, exc.slug, exc.title, exc.detail, pointer=exc.where)
     except ItemError as exc:
-        STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-        log.info("item refused", partner=partner.id, pointer=exc.where)
-        raise invalid(exc) from None
+        return _invalid(exc)
     only = parsed.items[0]
     if not parsed.batch and only.error is not None:
-        STORIES_RECEIVED.labels(partner.id, "invalid").inc()
-        log.info("item refused", partner=partner.id, pointer=only.error.where)
-        raise invalid(only.error)
+        return _invalid(only.error)
     return parsed
+
+
+def _invalid(error: ItemError) -> Refused:
+    problem = invalid(error)
+    return Refused(422, problem.slug, problem.title, problem.detail, pointer=error.where, invalid=True)
 
 
 def _events(parsed: Parsed, offered_trace_id: str | None) -> list[StoryReceived]:
@@ -156,6 +195,7 @@ def _events(parsed: Parsed, offered_trace_id: str | None) -> list[StoryReceived]
             source_format=item.source_format,
             original=item.original.decode("utf-8", "replace"),
             warnings=item.warnings,
+            received_as=first_received_as(item.story.pubstatus),
         )
         for item in parsed.items
         if item.story is not None

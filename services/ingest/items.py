@@ -28,6 +28,9 @@ class ItemError(ValueError):
         self.where = where or "/"
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type[ItemError], tuple[str, str]]:
+        return type(self), (self.where, self.detail)  # parsed items cross a process boundary
+
 
 class PayloadError(ValueError):
     """The body itself is unreadable: bad encoding, bad syntax, forbidden XML (answered 400)."""

@@ -73,14 +73,20 @@ async def test_sigkill_enrich_then_publish_mid_flow_loses_nothing_and_delivers_o
         with Pipeline(env, tmp_path) as pipeline:
             enrich, publish = pipeline.enrichers[0], pipeline.publishers[0]
 
+            async def down_while_posting(stories: int) -> None:
+                # The outage lasts while the partner gets this many more stories accepted
+                # (about half a second at the posting rate), however loaded the machine is.
+                start = len(pipeline.sent.acked)
+                await wait_until(lambda: len(pipeline.sent.acked) >= start + stories, 60, 0.01)
+
             async def crash_and_restart() -> None:
                 await wait_until(lambda: len(pipeline.sent.acked) >= total // 3, 60, 0.01)
                 enrich.kill()
-                await asyncio.sleep(0.5)
+                await down_while_posting(75)
                 pipeline.restart(enrich, wait=False)
                 await wait_until(lambda: len(pipeline.sent.acked) >= 2 * total // 3, 60, 0.01)
                 publish.kill()
-                await asyncio.sleep(0.5)
+                await down_while_posting(75)
                 pipeline.restart(publish, wait=False)
 
             chaos = asyncio.create_task(crash_and_restart())

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from services.ingest import offload
 from services.ingest.app import Backlog
 from shared import status
 from shared.config import NewsroomConfig, Partner, sha256_hex
@@ -314,6 +315,47 @@ async def test_batches_get_one_result_per_item(settings: Settings, redis: RedisC
     assert [s.uri for s in stories] == ["urn:b:1", "urn:p:1", "urn:m:1"]
     assert stories[1].type == "composite"
     assert [(a.uri, a.type, a.headline) for a in stories[1].associations] == [("urn:m:1", "text", "One")]
+
+
+@pytest.mark.parametrize("processes", [2, 0], ids=["parse-processes", "parse-thread"])
+async def test_large_bodies_are_read_alike_wherever_they_are_parsed(
+    settings: Settings, redis: RedisClient, processes: int
+) -> None:
+    long_body = {"bodies": [{"role": "main", "contenttype": "text/html", "value": "<p>Words.</p>" * 100}]}
+    items = [ninjs(f"urn:big:{n}", **long_body) for n in range(20)]
+    items[3] = ninjs("urn:big:3", embargoed="Last Tuesday", **long_body)
+    items[5] = ninjs("urn:big:0", **long_body)  # the same item again: a duplicate
+    items[7] = ninjs("urn:big:old", version="2", **long_body)  # an update of a stored item
+    items[9] = ninjs("urn:big:9", pubstatus="canceled", **long_body)
+    ndjson = "\n".join(json.dumps(item) for item in items).encode()
+    assert len(ndjson) > offload.INLINE_BYTES
+    headers = {**bearer(KEY_A1), "Content-Type": "application/x-ndjson"}
+    async with ingest_client(
+        ingest_settings(settings).model_copy(update={"parse_processes": processes})
+    ) as client:
+        assert (await _post(client, ninjs("urn:big:old"))).status_code == 202
+        batch = await client.post("/v1/stories", content=ndjson, headers=headers)
+        broken = await client.post("/v1/stories", content=ndjson + b"\n{oops", headers=headers)
+        one = ninjs("urn:big:one", urgency="²", **long_body) | {"uri": 7}
+        invalid = await client.post(
+            "/v1/stories", content=json.dumps(one), headers={**bearer(KEY_A1), **JSON}
+        )
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["items"]
+    assert [r["index"] for r in results] == list(range(20))
+    assert (results[3]["status"], results[3]["problem"]["pointer"]) == ("invalid", "/embargoed")
+    assert results[5]["status"] == "duplicate"
+    assert [results[n].get("received_as") for n in (0, 7, 9)] == ["new", "update", "kill"]
+    assert batch.json()["counts"] == {"accepted": 18, "invalid": 1, "duplicate": 1}
+    lane = {e.story.uri: e for e in await received(redis, settings.keys.received_lane("alpha"))}
+    priority = {e.story.uri: e for e in await received(redis, settings.keys.received_priority)}
+    assert lane["urn:big:old"].received_as == "update"  # encoded again: it was parsed as new
+    assert lane["urn:big:1"].received_as == "new"
+    assert priority["urn:big:9"].received_as == "kill"
+    assert lane["urn:big:1"].story.body_html is not None
+    problem = _is_problem(broken, 400)
+    assert problem["pointer"] == "line 21, column 2"
+    assert _is_problem(invalid, 422)["pointer"] == "/uri"
 
 
 async def test_rate_limit_answers_429_with_retry_after(settings: Settings, redis: RedisClient) -> None:

@@ -122,7 +122,8 @@ async def claims_from_now(queue: OutletQueue, count: int = 1, timeout: float = 1
 
     async def claim(token: str, lease_ms: int, limit: int = 1) -> Claim:
         found = await real(token, lease_ms, limit)
-        seen.append(found)
+        if len(seen) < count:  # the first `count`: a claim more may land before the wait notices
+            seen.append(found)
         return found
 
     setattr(queue, "claim", claim)  # noqa: B010 (mypy refuses assigning to a method)

@@ -17,6 +17,8 @@ from services.enrich.related.features import (
     Rarity,
     analyse,
     entities_from_tags,
+    idf,
+    term_weight,
     weigh,
 )
 from services.enrich.related.scoring import (
@@ -173,6 +175,14 @@ def test_weigh_keeps_the_counts_of_the_rarest_terms() -> None:
     assert "common" not in entry.terms
 
 
+def test_rarity_weights_are_term_weight_times_idf() -> None:
+    rarity = Rarity({"karabakh": 3, "government": 900}, 1000)
+    counts = {"karabakh": 4, "government": 1, "unseen": 2}
+    assert rarity.weights(counts) == pytest.approx(
+        {t: term_weight(c) * idf(rarity.df.get(t, 0), rarity.docs) for t, c in counts.items()}
+    )
+
+
 def test_rarity_weighs_with_the_frequencies_of_the_moment() -> None:
     counts = {"karabakh": 2, "government": 2}
     young = Rarity({"karabakh": 1, "government": 1}, 2).vector(counts)
@@ -268,12 +278,16 @@ def test_lexical_similarity_drives_the_score() -> None:
     assert far.score == 0.0
 
 
-def test_entities_boost_but_never_create_a_link() -> None:
+def test_shared_entities_rank_higher_but_never_create_a_link() -> None:
     words = {"karabakh": 2, "shelling": 2, "village": 2}
     plain = score_of(QUERY, entry_of("b-1", words, days=1))
     q = entry_of("a-q", {"ceasefire": 3, "karabakh": 3}, entities=("Q399", "Q227"))
     boosted = score_of(q, entry_of("b-1", words, days=1, entities=("Q399", "Q227")))
-    assert boosted.score > score_of(q, entry_of("b-1", words, days=1)).score
+    half = score_of(q, entry_of("b-1", words, days=1, entities=("Q399", "Q1")))
+    disjoint = score_of(q, entry_of("b-1", words, days=1, entities=("Q1", "Q2")))
+    assert boosted.score > half.score > disjoint.score
+    # sharing every entity leaves the lexical score as it is: one scale with and without tags
+    assert boosted.score == pytest.approx(score_of(q, entry_of("b-1", words, days=1)).score)
     assert sorted(boosted.shared) == ["Q227", "Q399"]
     only_entities = score_of(q, entry_of("b-3", {"stocks": 1}, entities=("Q399", "Q227")))
     assert only_entities.score == 0.0

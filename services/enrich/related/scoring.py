@@ -1,10 +1,11 @@
 """Ranking candidates into related links and duplicates (pure).
 
-score = lexical × (1 + ENTITY_BOOST · entities) × time prior, where
+score = lexical × (1 + ENTITY_BOOST · entities) / (1 + ENTITY_BOOST) × time prior, where
 - lexical = cosine of the stories' tf-idf vectors over their whole copy, both
   weighed with the index's document frequencies *now* (`features.Rarity`);
-- entities = cosine of their rarity-weighted (idf) entity-id sets, 0 when
-  either story has no entity tags, so the scorer works with and without a tagger;
+- entities = cosine of their rarity-weighted (idf) entity-id sets; the factor is
+  left out (1) when either story has no entity tags, so the scorer works with and
+  without a tagger and a score means the same in both;
 - time prior = (1 - TIME_WEIGHT) + TIME_WEIGHT · exp(-days apart / tau).
 Entities and time re-rank lexically similar stories but never create a link on
 their own: on Reuters-21578 (bench/related.py) letting shared entities add to
@@ -95,7 +96,10 @@ class Weighed:
                 whole.entities,
                 whole.entity_norm,
             )
-        shared = {t: c for t, c in entry.terms.items() if t in query.terms}
+        if len(query.terms) < len(entry.terms):
+            shared = {t: entry.terms[t] for t in query.terms if t in entry.terms}
+        else:
+            shared = {t: c for t, c in entry.terms.items() if t in query.terms}
         return cls(
             entry,
             rarity.weights(shared),
@@ -132,7 +136,12 @@ def entity_overlap(query: Weighed, other: Weighed) -> tuple[float | None, list[s
 def score(query: Weighed, other: Weighed, policy: Policy = Policy()) -> Scored:
     lexical = lexical_overlap(query, other)
     entity, shared = entity_overlap(query, other)
-    relevance = lexical * (1 + policy.entity_boost * (entity or 0.0))
+    # Scaled so that sharing every entity leaves the lexical score as it is and sharing none
+    # lowers it: a score means the same with and without a tagger, so one publishing
+    # threshold serves both (with the boost on top, tagged scores ran 1.3× higher).
+    relevance = lexical
+    if entity is not None:
+        relevance *= (1 + policy.entity_boost * entity) / (1 + policy.entity_boost)
     days = abs(query.entry.first - other.entry.first) / DAY
     prior = (1 - policy.time_weight) + policy.time_weight * math.exp(-days / policy.tau_days)
     return Scored(
