@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,7 +130,8 @@ class Publisher:
             for outlet, decision in plan.decisions:
                 if decision.enqueue or is_withheld(enriched):
                     try:
-                        copies.append((plan, await self._plan_copy(outlet, enriched, state, now)))
+                        copy = await self._plan_copy(outlet, enriched, state, now, plan.json)
+                        copies.append((plan, copy))
                     except Exception as exc:
                         plan.error = exc
                 else:
@@ -172,7 +173,7 @@ class Publisher:
             for plan in plans:
                 enriched = plan.enriched
                 key = self.keys.story_versions(enriched.story_id)
-                pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", enriched.model_dump_json())
+                pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", plan.json)
                 pipe.hvals(key)
             status.queue_records(pipe, self.keys, [plan.routed() for plan in plans])
             replies = await pipe.execute(raise_on_error=False)
@@ -185,7 +186,7 @@ class Publisher:
                 states.append(None)
                 continue
             try:
-                states.append(StoryState.fold(StoryEnriched.model_validate_json(v) for v in raw))
+                states.append(StoryState.fold(_versions(raw, plan.enriched, plan.json)))
             except Exception as exc:
                 plan.error = exc
                 states.append(None)
@@ -206,7 +207,12 @@ class Publisher:
         return copy.answer
 
     async def _plan_copy(
-        self, outlet: Outlet, enriched: StoryEnriched, state: StoryState | None, now: datetime
+        self,
+        outlet: Outlet,
+        enriched: StoryEnriched,
+        state: StoryState | None,
+        now: datetime,
+        dumped: str | None = None,
     ) -> _Copy:
         """One outlet's copy as the gate allows it: its enqueue call, or the answer without one."""
         kind = "withheld" if is_withheld(enriched) else event_type(enriched).removeprefix("story.")
@@ -241,7 +247,7 @@ class Publisher:
                 "urgent": "1" if urgent else "0",
                 "age_label": age_label or "",
                 "flags": json.dumps(flags),
-                "event": enriched.model_dump_json(),
+                "event": dumped if dumped is not None else enriched.model_dump_json(),
             },
         )
         return copy
@@ -306,7 +312,7 @@ class Publisher:
             if isinstance(reply, BaseException):
                 raise reply
         _announced, versions, has = replies
-        state = StoryState.fold(StoryEnriched.model_validate_json(v) for v in versions)
+        state = StoryState.fold(_versions(versions, copy, delivery.fields.get("event", "")))
         return decide(copy, state, outlet, outlet_has(markers(has), delivery.id), now)
 
     async def gate(
@@ -532,6 +538,13 @@ class Publisher:
         pipe.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
 
 
+def _versions(raw: Iterable[bytes], known: StoryEnriched, known_json: str) -> Iterator[StoryEnriched]:
+    """A story's stored versions; the one in hand (stored as `known_json`) is not parsed again."""
+    encoded = known_json.encode()
+    for value in raw:
+        yield known if value == encoded else StoryEnriched.model_validate_json(value)
+
+
 @dataclass
 class _Accepting:
     """One story version on its way through `accept_many`."""
@@ -541,6 +554,10 @@ class _Accepting:
     results: dict[str, str] = field(default_factory=dict)
     queued: dict[str, str] = field(default_factory=dict)
     error: BaseException | None = None
+    json: str = ""  # the version as stored: in its story's versions and in each copy's row
+
+    def __post_init__(self) -> None:
+        self.json = self.enriched.model_dump_json()
 
     @property
     def routing(self) -> list[Route]:
