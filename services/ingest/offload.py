@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 from services.ingest.intake import Intake, Refused, prepare
@@ -130,7 +131,12 @@ def _prepare_in_worker(
 ) -> Intake | Refused:
     if _worker_schemas is None:
         raise RuntimeError("a parse process runs without its initializer")
-    return _prepare_here(body, headers, partner, _worker_schemas, max_original)
+    intake = _prepare_here(body, headers, partner, _worker_schemas, max_original)
+    if isinstance(intake, Refused):
+        return intake
+    # A story's original travels in its event; not twice through the pipe.
+    items = [replace(item, original=b"") if item.story is not None else item for item in intake.parsed.items]
+    return replace(intake, parsed=replace(intake.parsed, items=items))
 
 
 def _prepare_here(

@@ -36,11 +36,8 @@ def _readable(intake: Intake | Refused) -> object:
     if isinstance(intake, Refused):
         return intake
     return (
-        [
-            (i.source_format, i.original, i.story, i.error and str(i.error), i.warnings)
-            for i in intake.parsed.items
-        ],
-        [e.model_dump(exclude={"trace_id", "received_at"}) for e in intake.events],
+        [(i.source_format, i.story, i.error and str(i.error), i.warnings) for i in intake.parsed.items],
+        [e.model_dump(exclude={"trace_id", "received_at"}) for e in intake.events],  # originals too
         [json.loads(decode_entry({b"__data__": p}))["story_id"] for p in intake.payloads],
     )
 
