@@ -220,8 +220,9 @@ class IndexEntry:
     @classmethod
     def from_json(cls, raw: str | bytes) -> IndexEntry:
         data = json.loads(raw)
-        # Entries written before counts were kept hold weights below 1: a count of 1.
-        terms = {term: max(1, round(count)) for term, count in data["w"].items()}
+        terms = data["w"]
+        if "d" not in data:  # written before counts were kept: weights below 1, a count of 1 each
+            terms = {term: max(1, round(count)) for term, count in terms.items()}
         return cls(
             story_id=data["i"],
             partner=data["p"],
