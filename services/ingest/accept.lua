@@ -9,15 +9,22 @@
 --   rate per second ('' = do not charge), burst, cost; then 5 per story: registry field,
 --   expected entry ('' = none), new entry ('' = the story is not appended), priority
 --   ('1' | '0'), payload (the encoded event, or '')
--- Returns {'limited', wait_ms}, {'raced', n} (story n's entry moved since it was read:
--- nothing written, decide again) or {'ok', entry id or '' per story}.
+-- Returns {'limited', wait_ms}, {'raced', n, entry per story} (story n's entry is not the
+-- one expected: nothing written; decide again on the registry's entries, '' = none) or
+-- {'ok', entry id or '' per story}.
 local registry, bucket = KEYS[1], KEYS[4]
 
 local written = {}  -- a batch may carry one item twice: later stories see earlier ones
 for base = 4, #ARGV, 5 do
   local field = ARGV[base]
   local current = written[field] or redis.call('HGET', registry, field) or ''
-  if current ~= ARGV[base + 1] then return {'raced', tostring((base - 4) / 5 + 1)} end
+  if current ~= ARGV[base + 1] then
+    local raced = {'raced', tostring((base - 4) / 5 + 1)}
+    for each = 4, #ARGV, 5 do
+      table.insert(raced, redis.call('HGET', registry, ARGV[each]) or '')
+    end
+    return raced
+  end
   if ARGV[base + 2] ~= '' then written[field] = ARGV[base + 2] end
 end
 

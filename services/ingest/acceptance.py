@@ -124,9 +124,15 @@ class Acceptor:
             [limit.rate_per_second, limit.burst, limit.cost(len(events))] if limit else ["", 0, 0]
         )
         fields = [registry_field(event) for event in events]
+        # One story: no registry read first. Most single stories are first versions, and a
+        # raced answer carries the registry's entries to decide again on. A batch reads
+        # first, so its payloads (up to the body limit) are sent once.
+        held: list[str | None] | None = [None] if len(events) == 1 else None
         for _ in range(_MAX_RACES):
-            held = await self.redis.hmget(keys.item_versions, fields) if fields else []
-            decisions = _decide_in_order(events, fields, [_text(h) if h is not None else None for h in held])
+            if held is None:
+                read = await self.redis.hmget(keys.item_versions, fields) if fields else []
+                held = [_text(h) if h is not None else None for h in read]
+            decisions = _decide_in_order(events, fields, held)
             args = list(charge)
             for n, (event, field, (expected, decision)) in enumerate(
                 zip(events, fields, decisions, strict=True)
@@ -150,6 +156,9 @@ class Acceptor:
             reply = [_text(part) for part in await _SCRIPT.run(self.redis, script_keys, args)]
             if reply[0] == "limited":
                 return RateLimited(retry_after_seconds(int(reply[1])))
+            if reply[0] == "raced":
+                held = [entry or None for entry in reply[2:]]
+                continue
             if reply[0] == "ok":
                 return [
                     Acceptance("accepted", entry_id=entry_id, received_as=d.received_as)
