@@ -38,12 +38,12 @@ class Policy:
     # (on the dev half a floor of 0.15 cut true event mates: P@5 87.3 against 87.7 at 0.05).
     rank_floor: float = 0.05
     # Published links must be right first. The dev half of bench/related.py's event set
-    # peaks at 0.40 (F1 53.5), but there different events of one company share their
+    # peaks at 0.30 (F1 55), but there different events of one company share their
     # boilerplate, while reports of one event in prose score lower: in the scenarios of
     # tests/integration/test_related.py the true earlier links score 0.22 (a two-story
-    # index, where idf cannot yet tell rare from common) to 0.49 (with entity tags). 0.20
-    # is the highest that keeps them all; on dev it gives P 19 / R 87 (F1 31), against
-    # F1 27 at the old 0.15 (README, "Event-grouped evaluation").
+    # index, where idf cannot yet tell rare from common) to 0.38, and 0.30 would lose the
+    # sample article's link at 0.28. 0.20 is the highest that keeps them all; on dev it
+    # gives P 25 / R 84 (F1 39) without entities (README, "Event-grouped evaluation").
     publish_threshold: float = 0.20
     duplicate_jaccard: float = minhash.DUPLICATE_JACCARD
     # Copies sharing 80 % of their shingles share nearly all their top terms; below this
