@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -113,8 +115,21 @@ PARSE_NICENESS = 10
 _worker_schemas: NinjsSchemas | None = None
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with(parent: int) -> None:
+    """End this process once `parent` is gone. A pool's process waits on its call queue
+    forever, so a serving process that was SIGKILLed (a crash, the OOM killer, a test) would
+    leave its parse processes running with no one to hand them work."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
 def _start_worker(schema_dir: Path | None) -> None:
     global _worker_schemas
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     # Below the serving process: when CPU is short, answering (health checks, other
     # partners' single stories) goes before parsing a flood's next batch.
     os.nice(PARSE_NICENESS)

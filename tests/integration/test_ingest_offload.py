@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +18,7 @@ from services.ingest.schemas import NinjsSchemas
 from shared.config import Partner
 from shared.streams import decode_entry
 from tests.conftest import shared_data
+from tests.helpers.waiting import until
 from tests.integration.ingest_support import ninjs
 
 pytestmark = pytest.mark.integration
@@ -62,3 +69,57 @@ async def test_the_parse_processes_read_a_large_body_as_the_serving_process_does
     assert [e.received_as for e in good.events][4:6] == ["new", "kill"]  # item 4 is no event
     assert good.parsed.items[4].error is not None
     assert good.parsed.items[8].warnings  # not strict: the schema violation is a warning
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_parse_processes_end_when_the_serving_process_is_killed() -> None:
+    serving = textwrap.dedent(
+        f"""
+        import asyncio
+        from pathlib import Path
+        from services.ingest.offload import BodyReader
+        from services.ingest.schemas import NinjsSchemas
+
+        async def main() -> None:
+            schema_dir = Path({str(SCHEMAS)!r})
+            reader = BodyReader(NinjsSchemas.load(schema_dir), schema_dir, processes=1, retry_after_seconds=5)
+            assert await reader.warm()
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", serving], stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        workers = _children(proc.pid)
+        assert workers  # the parse process (and multiprocessing's resource tracker)
+        os.kill(proc.pid, signal.SIGKILL)  # no shutdown: the pool is never told
+        proc.wait()
+        await until(lambda: not any(_running(pid) for pid in workers), 15, "the parse processes ending")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
