@@ -317,6 +317,42 @@ async def test_related_to_ranks_later_stories_too(linker: RelatedLinker) -> None
     assert await linker.related_to("wire-x-unknown", 5, now=NOW) is None
 
 
+MARKET_TALK = (
+    "market trading shares investors prices session analysts index dealers gains losses volume "
+    "exchange brokers futures bonds currency economy demand supply. "
+)
+
+
+async def test_a_story_indexed_while_the_index_was_young_stays_findable_by_its_rarer_words(
+    linker: RelatedLinker,
+) -> None:
+    # Indexed first, every word looks equally rare: its strongest terms then are its most
+    # repeated, the market talk, not the few words that say what happened. It must still be
+    # found by those once the market talk has become common.
+    first = story(
+        "wire-a",
+        "urn:a:cloves",
+        at(1),
+        "Market trading shares investors prices",
+        MARKET_TALK * 2 + "Zanzibar cloves harvest cyclone warehouse ferry dhow stonetown.",
+    )
+    fillers = [
+        story("wire-b", f"urn:b:market-{n}", at(1 - n / 100), f"Market report {n}", MARKET_TALK * 2)
+        for n in range(30)
+    ]
+    later = story(
+        "wire-c",
+        "urn:c:cyclone",
+        at(0.5),
+        "Cyclone hits the Zanzibar clove harvest",
+        "A cyclone destroyed a warehouse of cloves after the harvest; a ferry and a dhow sank off Stonetown.",
+    )
+    await ingest(linker, [first, *fillers, later], tagged=False)
+    ranked = await linker.related_to(later.id, 5, now=NOW)
+    assert ranked is not None
+    assert [link.story_id for link in ranked.related][:1] == [first.id]
+
+
 async def test_entries_expire_from_when_they_were_indexed(redis: RedisClient, settings: Settings) -> None:
     index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=10 * 86400.0))
     linker = RelatedLinker(index, k=5, window_days=30)
@@ -350,7 +386,9 @@ async def test_memory_per_story_is_small(redis: RedisClient, linker: RelatedLink
         keys.update(index.postings_of(entry))
     used = sum([await redis.memory_usage(key, samples=0) or 0 for key in keys])
     # Small structures are packed (listpacks); bench/related.py measures the large-index figure.
-    assert used / len(stories) < 4096
+    # In a nine-story index nearly every one of a story's 32 postings is a key of its own, so
+    # this is the worst case per story, not the large index's (README, "Measured").
+    assert used / len(stories) < 6144
 
 
 async def test_sample_article_with_its_real_dates_under_the_real_clock(

@@ -314,6 +314,14 @@ def test_time_prior_prefers_the_nearer_of_two_equal_stories() -> None:
     )
 
 
+def test_dates_never_push_a_much_closer_story_below_a_weaker_one() -> None:
+    # Shuffled arrival, reports dated days apart: time settles close calls only (scoring's docstring).
+    close = score_of(QUERY, entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "ceasefire": 1}, days=365))
+    weaker = score_of(QUERY, entry_of("b-2", {"karabakh": 2, "azerbaijan": 2, "shelling": 1}, days=0))
+    assert close.lexical > 1.25 * weaker.lexical
+    assert close.score > weaker.score
+
+
 def test_duplicates_are_split_off_and_self_is_skipped() -> None:
     same = entry_of("c-1", FIGHTING, headline="Karabakh ceasefire declared")
     other = entry_of("b-1", {"karabakh": 2, "azerbaijan": 2, "shelling": 2})
@@ -358,9 +366,20 @@ def test_publishing_takes_only_links_above_its_threshold() -> None:
         scored("b-2", 0.5, {"minsk": 3}),
         scored("b-3", 0.2, {"x": 1}),
     ]
-    policy = Policy(publish_threshold=0.4)
+    policy = Policy(publish_threshold=0.4, publish_relative=0.0)
     assert [s.entry.story_id for s in publish(pool, 5, policy)] == ["b-1", "b-2"]
     assert [s.entry.story_id for s in publish(pool, 1, policy)] == ["b-1"]
+
+
+def test_publishing_takes_only_links_close_to_the_best() -> None:
+    pool = [
+        scored("b-1", 0.9, {"karabakh": 3}),
+        scored("b-2", 0.8, {"minsk": 3}),
+        scored("b-3", 0.5, {"x": 1}),
+    ]
+    policy = Policy(publish_threshold=0.2, publish_relative=0.75)
+    assert [s.entry.story_id for s in publish(pool, 5, policy)] == ["b-1", "b-2"]
+    assert [s.entry.story_id for s in publish(pool[2:], 5, policy)] == ["b-3"]  # alone it is the best
 
 
 def test_publishing_skips_near_duplicates_of_a_chosen_link() -> None:

@@ -30,7 +30,11 @@ from shared.story import EntityTag, Story
 # wire story (Reuters-21578's median story has 40 distinct terms, its 90th percentile
 # 108, 4 % more than 160); only the longest features lose their commonest words.
 VECTOR_TERMS = 160
-POSTED_TERMS = 16  # of those, the ones that make a story findable (postings per story)
+# Of those, the ones that make a story findable (postings per story). They are chosen by
+# the rarity of the day it was indexed, which in a young index is little more than how
+# often the story repeats a word: with 16, the candidates missed 2.4 % of plain TF-IDF's
+# event mates on the dev half of the reports set (bench/related.py), with 32 0.1 %.
+POSTED_TERMS = 32
 MAX_ENTITIES = 16  # entity ids kept (and posted) per story
 UNKNOWN_LANGUAGE = "und"
 DOCS_FIELD = "#docs"  # the document count beside the term frequencies
@@ -179,14 +183,14 @@ class IndexEntry:
         """The document-frequency fields that weigh this entry: its terms and its entities."""
         return [*self.terms, *(entity_df_field(e) for e in self.entities)]
 
-    def word_terms(self, rarity: Rarity | None = None) -> list[str]:
-        """The terms that are words, strongest first (by `rarity`, else as stored): figures
-        score but never find a story (a posting per distinct figure would be a key per
-        number ever printed)."""
+    def word_terms(self, weights: Mapping[str, float] | None = None) -> list[str]:
+        """The terms that are words, strongest first (by `weights`, the entry's tf-idf of the
+        moment, else as stored): figures score but never find a story (a posting per distinct
+        figure would be a key per number ever printed)."""
         words = [t for t in self.terms if not t.startswith(text.NUMBER_PREFIX)]
-        if rarity is None:
+        if weights is None:
             return words
-        return sorted(words, key=lambda t: (-term_weight(self.terms[t]) * rarity.idf(t), t))
+        return sorted(words, key=lambda t: (-weights[t], t))
 
     def posted_terms(self) -> list[str]:
         return self.word_terms()[:POSTED_TERMS]
@@ -245,7 +249,7 @@ class IndexEntry:
 def weigh(analysis: Analysis, df: Mapping[str, int], docs: int) -> IndexEntry:
     """The entry: the story's VECTOR_TERMS strongest terms by tf-idf now (with their counts)."""
     rarity = Rarity(df, docs)
-    scored = {term: term_weight(count) * rarity.idf(term) for term, count in analysis.counts.items()}
+    scored = rarity.weights(analysis.counts)
     top = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:VECTOR_TERMS]
     return IndexEntry(
         story_id=analysis.story_id,

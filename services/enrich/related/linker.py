@@ -23,7 +23,7 @@ from shared.story import EntityTag, Story
 
 log = get_logger(__name__)
 
-QUERY_TERMS = 20  # postings read per lookup for terms (entities: all the story's)
+QUERY_TERMS = 32  # postings read per lookup for terms (entities: all the story's); as many as are posted
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class RelatedLinker:
         vector = rarity.vector(entry.terms)
         weights = {
             self.index.term_posting(entry.language, term): vector[term]
-            for term in entry.word_terms(rarity)[:QUERY_TERMS]
+            for term in entry.word_terms(vector)[:QUERY_TERMS]
         }
         entities = rarity.entity_weights(entry.entities)
         norm = math.sqrt(sum(w * w for w in entities.values())) or 1.0
