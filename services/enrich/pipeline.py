@@ -3,7 +3,7 @@
 Composition of pure-ish stages, assembled once per process by `build_enricher`:
 entity tags (batched through the NER model), related/duplicate links from the
 shared Redis index, age and editor flags. Each stage is optional so the
-pipeline also runs as a pass-through (benchmarks, or tagging switched off).
+pipeline also runs as a pass-through (benchmarks: tagging and related both switched off).
 """
 
 from __future__ import annotations
@@ -134,6 +134,6 @@ def _tag_each(tagger: Tagger, stories: list[Story]) -> list[Tags | Exception]:
 
 
 def build_enricher(settings: Settings, config: NewsroomConfig, redis: RedisClient) -> Enricher:
-    linker = configured_linker(redis, settings)
+    linker = configured_linker(redis, settings) if settings.related else None
     tagger = load_tagger(settings) if settings.tagging else None
     return Enricher(settings, config.exempt_genres, linker=linker, tagger=tagger)
