@@ -29,6 +29,7 @@ p99 ≤ 40 ms at 20 stories/s and ≤ 250 ms at 80 % of capacity. Stories come f
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import time
@@ -55,7 +56,7 @@ from bench._stack import (
 )
 from shared.connections import make_redis
 from shared.settings import Settings
-from tests.helpers.pipeline import Pipeline, write_config
+from tests.helpers.pipeline import Pipeline, percentile, write_config
 from tests.helpers.receiver import Receiver
 
 RATE = 20.0
@@ -219,6 +220,27 @@ def table(rows: list[Figures]) -> str:
     return "\n".join(lines)
 
 
+def by_length(rows: list[Figures], lengths: dict[str, int]) -> str:
+    """Latency by the story's body length (quartiles of the run's stories): what sets the tail."""
+    lines = [
+        "| run | body characters | stories | p50 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ranked = sorted((lengths[uri], seconds * 1000) for uri, seconds in row.by_uri.items())
+        bounds = [len(ranked) * k // 4 for k in range(5)]
+        for low, high in itertools.pairwise(bounds):
+            part = ranked[low:high]
+            if not part:
+                continue
+            ms = [latency for _, latency in part]
+            lines.append(
+                f"| {row.name} | {part[0][0]}–{part[-1][0]} | {len(part)} | {percentile(ms, 50):.0f} |"
+                f" {percentile(ms, 99):.0f} | {max(ms):.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> list[Target]:
     if not REUTERS.exists():
         print(f"SKIPPED: {REUTERS} is absent (set NEWSROOM_SHARED_DATA to the shared data folder)")
@@ -229,6 +251,7 @@ def main() -> list[Target]:
     n_pool = 5 * n_paced  # enough for 80 % of a capacity up to 125 stories/s
     run = time.strftime("%H%M%S")
     stories = reuters_items(4 * n + 3 * n_paced + 2 * n_full + n_pool, run)
+    lengths = {item["uri"]: len(item["bodies"][0]["value"]) for item in stories}
 
     def take(count: int) -> list[dict[str, Any]]:
         nonlocal stories
@@ -248,6 +271,8 @@ def main() -> list[Target]:
     rows = [relay, passing, old, alone, full, relay_paced, passing_paced, full_paced, loaded]
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)")
     print(table(rows))
+    print("\nLatency by story length, full enrichment, 3 outlets")
+    print(by_length([full_paced, loaded], lengths))
     print("\nCPU per story over the throughput runs (each process's user + system time; Redis not counted)")
     print(cpu_table(relay_cpu, passing_cpu, old_cpu))
     targets: list[Target] = [

@@ -25,6 +25,9 @@ from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
 
+Done = Callable[[int, Enrichment | Exception], None]
+"""Told each story's final result (its index in the batch) as soon as it has one."""
+
 
 @dataclass
 class Enricher:
@@ -46,9 +49,16 @@ class Enricher:
                 raise result
         return cast(list[Enrichment], results)
 
-    async def enrich_each(self, received: Sequence[StoryReceived]) -> list[Enrichment | Exception]:
+    async def enrich_each(
+        self, received: Sequence[StoryReceived], done: Done | None = None
+    ) -> list[Enrichment | Exception]:
         """Each story's enrichment, or the error that stopped it: one story's problem is its own,
-        never its batch's (the worker retries and dead-letters that story alone)."""
+        never its batch's (the worker retries and dead-letters that story alone).
+
+        `done(i, result)` is called for each story, in order, as soon as its result is final
+        (after its links), so the worker can send it on while the batch's later stories are
+        still being linked.
+        """
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
@@ -71,6 +81,8 @@ class Enricher:
                     await self.link_and_flag(event, result, now)
                 except Exception as exc:
                     results[i] = exc
+            if done is not None:
+                done(i, results[i])
         return results
 
     async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
