@@ -282,21 +282,6 @@ def test_capitals_of_a_word_the_story_writes_in_lower_case_are_no_town(tagger: T
     assert names(story.places) == {"London"}  # not Rugby, Warwickshire, nor Sale, Greater Manchester
 
 
-def test_a_team_in_a_results_line_is_no_place_of_its_name(tagger: Tagger) -> None:
-    # NER reads Monaco as the club beside the other clubs; the KB must not make it the country.
-    story = tag_one(
-        tagger,
-        "SOCCER - FRENCH LEAGUE RESULTS.\nPARIS 1996-08-24\n"
-        "Results of French first division matches on Saturday:\n"
-        "Cannes 0 Monaco 2\nRennes 1 Bordeaux 1\nLyon 2 Marseille 1\nGuingamp 2 Nice 0",
-    )
-    assert "iso3166-1:MC" not in by_id(story.places)
-    assert {"Cannes", "Monaco", "Nice"} <= names(story.organisations)
-    # Outside a results line the KB still knows the place.
-    prose = tag_one(tagger, "Prince Albert of Monaco opened the new harbour in Monaco on Saturday.")
-    assert "Monaco" in names(prose.places)
-
-
 def test_events_are_tagged_with_the_series_they_belong_to(tagger: Tagger) -> None:
     tags = tag_one(
         tagger,

@@ -8,7 +8,7 @@ from services.enrich.tagging.kb import fold
 from services.enrich.tagging.linking import name_forms
 from services.enrich.tagging.relevance import Seen, relevance
 from services.enrich.tagging.tagger import run_on_parts
-from services.enrich.tagging.text import body_text, guess_language, in_results_line, paragraphs, unwrap
+from services.enrich.tagging.text import body_text, guess_language, paragraphs, unwrap
 
 
 def test_body_text_keeps_paragraphs_and_unescapes() -> None:
@@ -113,25 +113,3 @@ def test_run_on_organisation_names_are_cut_into_the_names_they_hold() -> None:
     assert parts(kia, "Kia Motor Corp of South Korea") == ["Kia Motor Corp"]
     table = "Hajduk 2 Proleter (Z) 0"
     assert parts(table, "Proleter (Z") == ["Proleter"]
-
-
-def test_a_results_line_is_names_each_followed_by_a_score() -> None:
-    text = (
-        "Cannes 0 Monaco 2\nGuingamp 2 (Wreh 15th, 42nd) Monaco 1 (Scifo 35th).\n"
-        "Monaco 2 pct higher after Nice 3 pct\nThe Monaco 2 fund and Nice\n"
-        "Essex 194-0 (G. Gooch 105) Kent 3-1"
-    )
-
-    def side(name: str, nth: int = 0) -> bool:
-        start = -1
-        for _ in range(nth + 1):
-            start = text.index(name, start + 1)
-        return in_results_line(text, start, start + len(name))
-
-    assert side("Cannes")
-    assert side("Monaco")
-    assert side("Monaco", 1)
-    assert side("Essex")
-    assert not side("Monaco", 2)  # "2 pct": a figure, not a score
-    assert not side("Monaco", 3)  # one name and number on the line is no results line
-    assert not side("Nice", 1)  # no score after it

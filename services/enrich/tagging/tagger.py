@@ -28,15 +28,7 @@ from services.enrich.tagging.linking import (
     town_in_context,
 )
 from services.enrich.tagging.relevance import Seen, relevance
-from services.enrich.tagging.text import (
-    Field,
-    Paragraph,
-    base_language,
-    body_text,
-    in_results_line,
-    paragraphs,
-    unwrap,
-)
+from services.enrich.tagging.text import Field, Paragraph, base_language, body_text, paragraphs, unwrap
 from shared.story import EntityTag, Mention, Story
 
 FoundKind = Literal["person", "organisation", "place", "event", "demonym"]
@@ -596,11 +588,7 @@ class Tagger:
                 kind: Kind = entry.kind
             else:
                 kind = span.kind
-                pairs = candidates(self.kb, surface, surface.isupper())
-                if kind == "organisation" and in_results_line(text, span.start, span.end):
-                    # "Cannes 0 Monaco 2": a team, not the country the KB knows by that name.
-                    pairs = [pair for pair in pairs if pair[1].kind == kind]
-                entry = best_entry(pairs, kind, context)
+                entry = best_entry(candidates(self.kb, surface, surface.isupper()), kind, context)
                 if entry is None and kind == "place" and span.source == "ner":
                     entry = town_in_context(self.kb, surface, context) or half_of_divided_country(
                         self.kb, surface, context

@@ -108,26 +108,6 @@ def unwrap(text: str) -> str:
     return "".join(chars)
 
 
-# A capitalised name and the score after it: "Cannes 0", "Essex 194-0", "Monaco 1 (Scifo 35th)";
-# not a figure with its unit or a sentence going on ("Monaco 2 pct", "Windows 95 sales").
-_NAME_AND_SCORE = re.compile(r"\b[A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*)* \d+(?:-\d+)?(?![\w%.,:-]| *[a-z%])")
-
-
-def in_results_line(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] a side of a results line ("Cannes 0 Monaco 2"): followed by its
-    score, on a line where another name is followed by one too? There a name is a team,
-    whatever place it is also the name of."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line = text[line_start : line_end if line_end != -1 else len(text)]
-    sides = [(m.start() + line_start, m.end() + line_start) for m in _NAME_AND_SCORE.finditer(line)]
-    own = any(a <= start < b and _SCORE.fullmatch(text[end:b]) for a, b in sides)
-    return own and len(sides) >= 2
-
-
-_SCORE = re.compile(r" \d+(?:-\d+)?")
-
-
 def paragraphs(field: Field, text: str, language: str) -> list[Paragraph]:
     found = []
     # One paragraph per line: captions and furniture often sit on their own line without a blank one.
