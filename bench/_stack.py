@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +118,7 @@ class Figures:
     stories: int
     seconds: float
     latencies: list[float]
+    by_uri: dict[str, float] = field(default_factory=dict)  # each story's latency, seconds
 
     @property
     def rate(self) -> float:
@@ -201,7 +202,8 @@ async def drive(
     if len(first) < len(items):
         raise RuntimeError(f"{name}: only {len(first)} of {len(items)} stories arrived")
     finished = max(first.values())
-    return Figures(name, len(items), finished - started, [first[u] - acked[u] for u in first])
+    by_uri = {uri: first[uri] - acked[uri] for uri in first}
+    return Figures(name, len(items), finished - started, list(by_uri.values()), by_uri)
 
 
 def _uri_of(body: bytes) -> str:

@@ -25,6 +25,7 @@ from redis.crc import key_slot
 from bench._stack import (
     LOGS,
     REUTERS,
+    CpuMeter,
     Figures,
     cleanup,
     drive,
@@ -40,6 +41,30 @@ from tests.helpers.receiver import Receiver
 
 REPLICAS = (1, 2, 3)
 PREFIX = f"benchcl{os.getpid()}"
+CORES = os.cpu_count() or 1
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, every core (/proc/stat)."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+class Spent:
+    """What one run cost: services' CPU ms per story, and how busy the machine's cores were."""
+
+    def __init__(self, meter: CpuMeter, stories: int, before: tuple[float, float]) -> None:
+        after = machine_busy()
+        self.per_story = meter.per_story(stories)
+        self.services = sum(self.per_story.values())
+        self.busy = (after[0] - before[0]) / max(1e-9, after[1] - before[1])
+        # Every core busy with nothing but these services: the most this machine could carry.
+        self.ceiling = 1000 * CORES / self.services if self.services else float("nan")
+
+    def enrich(self) -> float:
+        return sum(ms for name, ms in self.per_story.items() if name.startswith("enrich"))
 
 
 def command_calls(port: int) -> dict[str, int]:
@@ -61,7 +86,9 @@ def owners(cluster: LocalCluster, keys: dict[str, str]) -> dict[int, list[str]]:
     return placed
 
 
-async def run(name: str, redis_env: dict[str, str], items: list[dict[str, Any]], replicas: int) -> Figures:
+async def run(
+    name: str, redis_env: dict[str, str], items: list[dict[str, Any]], replicas: int
+) -> tuple[Figures, Spent]:
     tagging = os.environ.get("BENCH_CLUSTER_TAGGING", "true")
     with Receiver() as outlet:
         config = LOGS / f"bench-cluster-{replicas}.toml"
@@ -70,7 +97,15 @@ async def run(name: str, redis_env: dict[str, str], items: list[dict[str, Any]],
         try:
             with Pipeline(env, LOGS, enrich=replicas) as pipeline:
                 post = await post_to_pipeline(pipeline)
-                return await drive(f"{name}: {replicas} enrich", post, items, outlet)
+                pids = {
+                    f"{proc.service} {n}": proc.proc.pid
+                    for n, proc in enumerate(pipeline.processes())
+                    if proc.proc is not None
+                }
+                before = machine_busy()
+                with CpuMeter(pids) as meter:
+                    figures = await drive(f"{name}: {replicas} enrich", post, items, outlet)
+                return figures, Spent(meter, len(items), before)
         finally:
             await cleanup(redis_env, env["NEWSROOM_KEY_PREFIX"])
 
@@ -89,11 +124,13 @@ def main() -> list[tuple[str, str, str, str, bool]]:
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "REDIS_CLUSTER_NODES": "",
     }
-    singles = [asyncio.run(run("single Redis", single_env, batches[i], r)) for i, r in enumerate(REPLICAS)]
+    single_runs = [
+        asyncio.run(run("single Redis", single_env, batches[i], r)) for i, r in enumerate(REPLICAS)
+    ]
     with tempfile.TemporaryDirectory() as workdir, LocalCluster(Path(workdir)) as cluster:
         before = {port: command_calls(port) for port in cluster.ports}
         cluster_env = {"REDIS_CLUSTER_NODES": cluster.nodes, "REDIS_URL": ""}
-        clustered = [
+        cluster_runs = [
             asyncio.run(run("3-node cluster", cluster_env, batches[len(REPLICAS) + i], r))
             for i, r in enumerate(REPLICAS)
         ]
@@ -110,6 +147,7 @@ def main() -> list[tuple[str, str, str, str, bool]]:
                 "{P:outlet:alpha}": keys.outlet("alpha", "x"),
             },
         )
+    singles, clustered = [f for f, _ in single_runs], [f for f, _ in cluster_runs]
     per_command = {
         port: {name: after[port].get(name, 0) - before[port].get(name, 0) for name in after[port]}
         for port in after
@@ -129,6 +167,18 @@ def main() -> list[tuple[str, str, str, str, bool]]:
         print(
             f"{replicas} enrich: single {one.rate / singles[0].rate:.2f} x one replica, "
             f"cluster {many.rate / singles[0].rate:.2f} x (cluster / single {many.rate / one.rate:.2f})"
+        )
+    print(
+        "\nWhat limits it: CPU. Services' CPU ms per story (user + system, every process of the run;"
+        " Redis not counted), the machine's cores busy over the run (everything on it), and the"
+        f" ceiling {CORES} idle cores would give at that cost"
+    )
+    print("| run | enrich ms | ingest + publish ms | services ms | cores busy | ceiling stories/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row, spent in (*single_runs, *cluster_runs):
+        print(
+            f"| {row.name} | {spent.enrich():.1f} | {spent.services - spent.enrich():.1f} | "
+            f"{spent.services:.1f} | {spent.busy:.0%} | {spent.ceiling:.1f} |"
         )
     print("\n| cluster node | commands | share | hash tags it serves | top commands |")
     print("|---|---:|---:|---|---|")

@@ -2,6 +2,7 @@
 untouched one, false tags by kind, place ids and speed.
 
     .venv/bin/python -m bench tagger
+    .venv/bin/python -m bench tagger --model /tmp/ner/fold0 --no-speed   # a --fold model on its fold
 
 Two splits, side by side: eng.testa, where the rules were developed (its errors were
 read), and the untouched split, 150 eng.train documents fixed by seed
@@ -15,10 +16,16 @@ average, and mention-level exact-span F1. The tagger's demonym mentions
 and stories/s of the whole tagger (NER + KB matching + linking + scoring) and of
 plain spaCy sm NER over the same documents, best of five alternating runs. The
 corpus is read from ../shared (NEWSROOM_SHARED_DATA); absent, the bench says so.
+
+`--model DIR` measures another model in the tagger's place; when it was trained with
+`scripts/train_ner.py --fold K/N` (a `held-fold.txt` beside it), the split it left out
+replaces the untouched one: copy neither that model nor the rules were made from, whose
+false tags may be read (`--list-false` prints them), unlike the untouched split's.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -175,19 +182,43 @@ def print_quality(name: str, scores: Scores) -> None:
     print(f"{name:<28} | {' | '.join(cells)} | {mention_f1:5.1f}")
 
 
+def list_false(documents: Sequence[Document], tags: Sequence[Tags]) -> None:
+    """Each false tag once per document, with its provenances and first context, for reading a fold."""
+    for number, (document, story) in enumerate(zip(documents, tags, strict=True)):
+        gold: dict[str, set[str]] = {t: set() for t in (*TYPES, "MISC")}
+        for span in document.entities:
+            gold[span.label].add(normalise(document.surface(span)))
+        for tag in (*story.people, *story.organisations, *story.places):
+            kind = TAG_TYPES[tag.kind]
+            mentions = [m for m in tag.mentions if m.provenance != "demonym"]
+            for name in sorted({normalise(document.text[m.start : m.end]) for m in mentions} - gold[kind]):
+                first = next(m for m in mentions if normalise(document.text[m.start : m.end]) == name)
+                how = sorted({m.provenance for m in mentions})
+                other = [t for t in (*TYPES, "MISC") if name in gold[t]]
+                around = document.text[max(0, first.start - 40) : first.end + 30].replace("\n", " / ")
+                print(f"FALSE {number:3d} {kind} {name!r} {','.join(how)} gold={other} | {around}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.tagger", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="a model directory to measure in the shipped model's place")
+    parser.add_argument("--no-speed", action="store_true", help="quality only")
+    parser.add_argument("--list-false", action="store_true", help="print each false tag (fold only)")
+    args = parser.parse_args()
     testa = SHARED_DATA / "conll2003" / "eng.testa"
     train = SHARED_DATA / "conll2003" / "eng.train"
     if not testa.exists() or not train.exists():
         print(f"skipped: {testa} or {train} is absent (set NEWSROOM_SHARED_DATA to the shared data folder)")
         return
-    splits = {
-        "eng.testa (dev)": read_documents(testa),
-        "untouched": split_untouched(read_documents(train))[1],
-    }
+    rest, untouched = split_untouched(read_documents(train))
+    splits = {"eng.testa (dev)": read_documents(testa), "untouched": untouched}
+    held_fold = Path(args.model or "", "held-fold.txt")
+    if args.model and held_fold.exists():
+        del splits["untouched"]
+        splits["held fold"] = [rest[int(i)] for i in held_fold.read_text().split()]
     kb = open_kb()
     sm = load_nlp(STOCK_MODEL)
-    shipped = resolve_model(STOCK_MODEL)
+    shipped = args.model or resolve_model(STOCK_MODEL)
     tagger_sm = Tagger(kb, sm)
     fine_tuned = load_nlp(shipped)
     tagger = Tagger(kb, fine_tuned)
@@ -207,6 +238,8 @@ def main() -> None:
         tagged = tagger.tag_texts(items)
         print_quality("tagger: fine-tuned NER + KB", score(documents, tag_mentions(tagged)))
         falses[split] = false_tags(documents, tagged)
+        if args.list_false and split == "held fold":
+            list_false(documents, tagged)
         standard, with_id, places = place_id_share(tagged)
         total = max(1, places)
         print(f"place tags with a GeoNames or ISO id: {standard}/{places} = {100 * standard / total:.1f} %")
@@ -221,6 +254,8 @@ def main() -> None:
     print(f"{'':<28} | " + "; ".join(f"{i + 1} {k}" for i, k in enumerate(FALSE_KINDS)))
     for split, counts in falses.items():
         print_false_tags(split, counts)
+    if args.no_speed:
+        return
 
     documents = splits["eng.testa (dev)"]
     texts = [d.text for d in documents]

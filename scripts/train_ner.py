@@ -41,6 +41,7 @@ from pathlib import Path
 import spacy
 from spacy.training import Example
 from spacy.util import minibatch
+from thinc.api import Model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,6 +51,17 @@ TO_SM_LABELS = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "NORP"}
 SHARED_DATA = Path(
     os.environ.get("NEWSROOM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data")
 )
+
+
+# sm's NER has its own embedding layer: everything else (tok2vec, tagger, parser,
+# senter, lemmatizer) is dead weight for the tagger and is left out of the shipped pipeline.
+UNUSED_PIPES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+
+def ner_tok2vec(nlp: spacy.language.Language) -> Model:  # type: ignore[type-arg]
+    """The NER's own Tok2Vec (embedding + CNN), inside its projection to the hidden width."""
+    projected: Model = nlp.get_pipe("ner").model.get_ref("tok2vec")  # type: ignore[attr-defined,type-arg]
+    return projected.layers[0]
 
 
 def examples(nlp: spacy.language.Language, documents: list[Document]) -> list[Example]:
@@ -121,14 +133,16 @@ def main() -> None:
         "--extra", type=Path, action="append", default=[], help="more CoNLL files to train on"
     )
     parser.add_argument("--seed", type=int, default=0, help="another seed shows how much a figure is chance")
+    parser.add_argument(
+        "--init-tok2vec", type=Path, help="start from these NER embedding weights (scripts/pretrain_ner.py)"
+    )
     args = parser.parse_args()
 
     spacy.util.fix_random_seed(args.seed)  # type: ignore[attr-defined]
     rng = random.Random(args.seed)
-    # sm's NER has its own embedding layer: everything else (tok2vec, tagger, parser,
-    # senter, lemmatizer) is dead weight for the tagger and is left out of the shipped pipeline.
-    unused = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
-    nlp = spacy.load(args.base, exclude=unused)
+    nlp = spacy.load(args.base, exclude=UNUSED_PIPES)
+    if args.init_tok2vec:
+        ner_tok2vec(nlp).from_bytes(args.init_tok2vec.read_bytes())
     # The untouched split never reaches training or early stopping: bench/tagger.py scores it.
     documents, _ = split_untouched(read_documents(args.train))
     if args.fold:

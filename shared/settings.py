@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         "the fine-tuned pipeline shipped in models/ner-conll when present (tagging/model.py).",
     )
     tagging: bool = Field(True, description="Tag entities (off: pass-through, for benchmarks).")
+    related: bool = Field(
+        True,
+        description="Related and duplicate links from the story index. Off (with tagging off: the "
+        "benchmarks' pass-through), enrich neither reads nor writes the index, so related links, "
+        "duplicates and the superseded flag stay empty.",
+    )
     kb_extra_path: Path | None = Field(None, description="Editors' extra knowledge-base file.")
     stale_after_hours: float = Field(48.0, description="A story older than this on arrival is STALE.")
     related_k: int = Field(5, description="Related links per story.")

@@ -3,7 +3,7 @@
 Composition of pure-ish stages, assembled once per process by `build_enricher`:
 entity tags (batched through the NER model), related/duplicate links from the
 shared Redis index, age and editor flags. Each stage is optional so the
-pipeline also runs as a pass-through (benchmarks, or tagging switched off).
+pipeline also runs as a pass-through (benchmarks: tagging and related both switched off).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from shared.connections import RedisClient
 from shared.events import Enrichment, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
+
+Done = Callable[[int, Enrichment | Exception], None]
+"""Told each story's final result (its index in the batch) as soon as it has one."""
 
 
 @dataclass
@@ -46,9 +49,16 @@ class Enricher:
                 raise result
         return cast(list[Enrichment], results)
 
-    async def enrich_each(self, received: Sequence[StoryReceived]) -> list[Enrichment | Exception]:
+    async def enrich_each(
+        self, received: Sequence[StoryReceived], done: Done | None = None
+    ) -> list[Enrichment | Exception]:
         """Each story's enrichment, or the error that stopped it: one story's problem is its own,
-        never its batch's (the worker retries and dead-letters that story alone)."""
+        never its batch's (the worker retries and dead-letters that story alone).
+
+        `done(i, result)` is called for each story, in order, as soon as its result is final
+        (after its links), so the worker can send it on while the batch's later stories are
+        still being linked.
+        """
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
@@ -71,6 +81,8 @@ class Enricher:
                     await self.link_and_flag(event, result, now)
                 except Exception as exc:
                     results[i] = exc
+            if done is not None:
+                done(i, results[i])
         return results
 
     async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
@@ -122,6 +134,6 @@ def _tag_each(tagger: Tagger, stories: list[Story]) -> list[Tags | Exception]:
 
 
 def build_enricher(settings: Settings, config: NewsroomConfig, redis: RedisClient) -> Enricher:
-    linker = configured_linker(redis, settings)
+    linker = configured_linker(redis, settings) if settings.related else None
     tagger = load_tagger(settings) if settings.tagging else None
     return Enricher(settings, config.exempt_genres, linker=linker, tagger=tagger)

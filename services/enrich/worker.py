@@ -24,7 +24,8 @@ from shared.worker_app import worker_app
 
 log = get_logger(__name__)
 # Stories per tagging call: NER costs ~3 % more per story in fours than in one batch of
-# 64, and ~25 % more one by one; in fours a story waits for at most three others.
+# 64, and ~25 % more one by one; in fours a story waits for three others' NER at most (its links
+# and its write are its own: it leaves before the chunk's later stories are linked).
 CHUNK = 4
 
 
@@ -74,51 +75,76 @@ async def enrich_entries(
 ) -> dict[str, BaseException]:
     """Enrich a batch and append each story once to the enriched stream; the failed ones by entry id.
 
-    The batch goes through in chunks, and each chunk's stories are written while the
-    next chunk is tagged: a story leaves once its chunk is enriched, not its batch.
+    The batch is tagged in chunks; each story leaves as soon as it is enriched (its links
+    made), while the chunk's later stories are still being linked and the next chunk tagged.
     """
     failed: dict[str, BaseException] = {}
-    written: asyncio.Task[None] | None = None
+    outbox = _Outbox(redis, keys, window_ms, failed)
     for start in range(0, len(entries), CHUNK):
         chunk = entries[start : start + CHUNK]
         started = time.perf_counter()
-        results = await _enrich_chunk(enricher, [entry.event for entry in chunk])
-        per_story = (time.perf_counter() - started) / len(chunk)
-        written = asyncio.create_task(
-            _write(chunk, results, per_story, failed, redis, keys, window_ms, after=written)
-        )
-    if written is not None:
-        await written
+        handed: list[int] = []
+
+        def done(
+            i: int,
+            result: Enrichment | BaseException,
+            chunk: Sequence[Entry[StoryReceived]] = chunk,
+            started: float = started,
+            handed: list[int] = handed,
+        ) -> None:
+            handed.append(i)
+            # The chunk's time so far per story handed out: the chunk's time per story at its last.
+            outbox.put(chunk[i], result, (time.perf_counter() - started) / len(handed))
+
+        try:
+            await enricher.enrich_each([entry.event for entry in chunk], done)
+        except Exception as exc:  # what no single story is to blame for: the rest of the chunk is retried
+            failed.update((entry.entry_id, exc) for i, entry in enumerate(chunk) if i not in handed)
+    await outbox.drained()
     return failed
 
 
-async def _enrich_chunk(
-    enricher: Enricher, received: list[StoryReceived]
-) -> list[Enrichment | BaseException]:
-    """Each story's enrichment or its own error (see `Enricher.enrich_each`)."""
-    try:
-        return list(await enricher.enrich_each(received))
-    except Exception as exc:  # what no single story is to blame for: this chunk is retried
-        return [exc] * len(received)
+class _Outbox:
+    """Writes enriched stories in the order they were handed in, as soon as they are: one
+    write at a time, and the stories that came while a write was out go together in the next."""
+
+    def __init__(
+        self, redis: RedisClient, keys: Keys, window_ms: int, failed: dict[str, BaseException]
+    ) -> None:
+        self.redis, self.keys, self.window_ms, self.failed = redis, keys, window_ms, failed
+        self.waiting: list[tuple[Entry[StoryReceived], Enrichment | BaseException, float]] = []
+        self.writing: asyncio.Task[None] | None = None
+
+    def put(self, entry: Entry[StoryReceived], result: Enrichment | BaseException, per_story: float) -> None:
+        self.waiting.append((entry, result, per_story))
+        if self.writing is None or self.writing.done():
+            self.writing = asyncio.create_task(self._write_waiting())
+
+    async def _write_waiting(self) -> None:
+        while self.waiting:
+            stories, self.waiting = self.waiting, []
+            try:
+                await _write(stories, self.failed, self.redis, self.keys, self.window_ms)
+            except Exception as exc:  # none of them is known to be written: all retried (append-once)
+                self.failed.update((entry.entry_id, exc) for entry, _, _ in stories)
+
+    async def drained(self) -> None:
+        while self.writing is not None and not self.writing.done():
+            await self.writing
 
 
 async def _write(
-    chunk: Sequence[Entry[StoryReceived]],
-    results: list[Enrichment | BaseException],
-    per_story: float,
+    stories: Sequence[tuple[Entry[StoryReceived], Enrichment | BaseException, float]],
     failed: dict[str, BaseException],
     redis: RedisClient,
     keys: Keys,
     window_ms: int,
-    *,
-    after: asyncio.Task[None] | None,
 ) -> None:
-    """Append the chunk's stories (one round trip), then their status records (one more):
+    """Append the stories (one round trip), then their status records (one more):
     a status says "enriched" only once the story is on the enriched stream."""
-    if after is not None:
-        await after  # chunks leave in the order they were read
+    per_story = {entry.entry_id: seconds for entry, _, seconds in stories}
     done: list[tuple[Entry[StoryReceived], StoryEnriched]] = []
-    for entry, result in zip(chunk, results, strict=True):
+    for entry, result, _ in stories:
         if isinstance(result, BaseException):
             failed[entry.entry_id] = result
             continue
@@ -165,7 +191,7 @@ async def _write(
         if error is not None:
             failed[entry.entry_id] = error  # retried; append-once keeps it from going out twice
             continue
-        ENRICH_SECONDS.observe(per_story)
+        ENRICH_SECONDS.observe(per_story[entry.entry_id])
         log.info(
             "story enriched",
             story_id=enriched.story_id,

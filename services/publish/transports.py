@@ -16,11 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from services.publish.atom import AtomStore
 from services.publish.formats import EXTENSIONS, Rendition, event_type, webhook_body
+from services.publish.http1 import ProtocolError
 from services.publish.retries import Attempt, parse_retry_after
+from services.publish.webhook_client import WebhookClient
 from shared.config import Outlet
 from shared.events import StoryEnriched
 from shared.webhooks import signature_headers
@@ -42,20 +42,16 @@ RESPONSE_EXCERPT_BYTES = 4096
 class WebhookTransport:
     """Standard Webhooks v1: the same `webhook-id` on every retry, one signature per secret.
 
-    One attempt has one deadline (`timeout`) from connecting to the last byte read;
-    httpx's own timeouts are per read, so an outlet trickling a byte at a time would
-    otherwise keep an attempt open past its lease and get the story a second time.
+    One attempt has one deadline (`timeout`) from connecting to the last byte read: an
+    outlet trickling a byte at a time must not keep an attempt open past its lease and
+    get the story a second time. One client per outlet: a hanging outlet only ever
+    exhausts its own connections.
     """
 
     def __init__(self, outlet: Outlet, timeout: float) -> None:
         self.outlet = outlet
         self.deadline = timeout
-        # One client per outlet: a hanging outlet only ever exhausts its own connection pool.
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        )
+        self.http = WebhookClient(outlet.url, max_connections=64, max_idle=16)
 
     async def send(
         self, webhook_id: str, enriched: StoryEnriched, rendition: Rendition, now: datetime
@@ -67,19 +63,19 @@ class WebhookTransport:
         delivered: Attempt | None = None
         try:
             async with asyncio.timeout(self.deadline):
-                async with self.http.stream("POST", self.outlet.url, content=body, headers=headers) as answer:
+                async with self.http.post(headers, body) as answer:
                     if answer.is_success:  # whatever else it says: the outlet has the story
                         delivered = Attempt(answer.status_code)
                         # Read the (short) answer to its end, so the connection goes back to
                         # the pool: left unread, it is closed, and every delivery pays a new one.
-                        await _excerpt(answer)
+                        await answer.excerpt(RESPONSE_EXCERPT_BYTES)
                         return delivered, body
-                    excerpt = await _excerpt(answer)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+                    excerpt = await answer.excerpt(RESPONSE_EXCERPT_BYTES)
+        except TimeoutError as exc:
             if delivered is not None:  # the answer's body trickled: the story arrived all the same
                 return delivered, body
             return Attempt(error=f"timeout: no complete answer within {self.deadline:g} s ({exc!r})"), body
-        except httpx.HTTPError as exc:
+        except (OSError, EOFError, ProtocolError, ValueError) as exc:
             if delivered is not None:
                 return delivered, body
             return Attempt(error=f"{type(exc).__name__}: {exc}"), body
@@ -89,16 +85,6 @@ class WebhookTransport:
 
     async def close(self) -> None:
         await self.http.aclose()
-
-
-async def _excerpt(answer: httpx.Response) -> bytes:
-    """The start of an answer's body; the rest is never read (a longer answer's connection is dropped)."""
-    excerpt = bytearray()
-    async for chunk in answer.aiter_raw():
-        excerpt += chunk
-        if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
-            break
-    return bytes(excerpt[:RESPONSE_EXCERPT_BYTES])
 
 
 class DirectoryTransport:

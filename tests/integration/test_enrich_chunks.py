@@ -1,5 +1,5 @@
-"""Enrich's batch on a real Redis: a story leaves once its chunk is enriched, not its whole batch;
-a failing chunk is retried alone; appends, statuses and duplicates stay exactly as before."""
+"""Enrich's batch on a real Redis: a story leaves once it is enriched, not once its chunk or its
+batch is; a failing chunk is retried alone; appends, statuses and duplicates stay exactly as before."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.enrich.pipeline import Enricher
+from services.enrich.pipeline import Done, Enricher
 from services.enrich.worker import CHUNK, enrich_entries
 from shared import status
 from shared.config import NewsroomConfig
 from shared.connections import RedisClient
 from shared.consuming import Entry
-from shared.events import Enrichment, StoryReceived, utcnow
+from shared.events import Enrichment, StoryEnriched, StoryReceived, utcnow
 from shared.settings import Settings
 from shared.story import Story
+from shared.streams import decode_entry
 from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -55,17 +56,37 @@ class HeldEnricher(Enricher):
         self.release = asyncio.Event()
         self.chunks: list[int] = []
 
-    async def enrich_each(self, received: Sequence[StoryReceived]) -> list[Enrichment | Exception]:
+    async def enrich_each(
+        self, received: Sequence[StoryReceived], done: Done | None = None
+    ) -> list[Enrichment | Exception]:
         self.chunks.append(len(received))
         ids = {event.story_id for event in received}
         if self.break_story in ids:
             raise RuntimeError("the index broke under this chunk")
         if self.hold_story in ids:
             await self.release.wait()
-        return [
+        results: list[Enrichment | Exception] = [
             ValueError("this story is broken") if event.story_id == self.fail_story else Enrichment()
             for event in received
         ]
+        for i, result in enumerate(results):
+            if done is not None:
+                done(i, result)
+        return results
+
+
+class HeldLinks(Enricher):
+    """The real `enrich_each` without tags or index; linking `hold_story` waits for `release`."""
+
+    def __init__(self, settings: Settings, hold_story: str) -> None:
+        super().__init__(settings, NewsroomConfig().exempt_genres)
+        self.hold_story = hold_story
+        self.release = asyncio.Event()
+
+    async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
+        if event.story_id == self.hold_story:
+            await self.release.wait()
+        await super().link_and_flag(event, enrichment, now)
 
 
 async def enriched_count(redis: RedisClient, settings: Settings) -> int:
@@ -97,6 +118,29 @@ async def test_the_first_chunk_is_on_the_stream_while_the_next_is_still_being_en
     assert await asyncio.wait_for(handling, timeout=10) == {}
     assert await enriched_count(redis, settings) == CHUNK + 2
     assert enricher.chunks == [CHUNK, 2]
+
+
+async def test_a_story_leaves_while_the_rest_of_its_chunk_is_still_being_linked(
+    settings: Settings, redis: RedisClient
+) -> None:
+    batch = entries(CHUNK)  # one chunk
+    enricher = HeldLinks(settings, hold_story=batch[2].event.story_id)
+    handling = asyncio.create_task(enrich_entries(batch, enricher, redis, settings.keys, WINDOW_MS))
+
+    async def first_two_out() -> bool:
+        return (
+            await enriched_count(redis, settings) == 2
+            and await status.read(redis, settings.keys, batch[1].event.story_id) is not None
+        )
+
+    await until(first_two_out, 10, "the chunk's first two stories on the stream", interval=0.01)
+    assert not handling.done()  # the third is still being linked, the fourth waits behind it
+    enricher.release.set()
+    assert await asyncio.wait_for(handling, timeout=10) == {}
+    read = await redis.xrange(settings.keys.enriched)
+    assert [StoryEnriched.model_validate_json(decode_entry(fields)).story_id for _, fields in read] == [
+        entry.event.story_id for entry in batch
+    ]  # in the order they were read
 
 
 async def test_a_failing_story_or_chunk_is_retried_alone_and_a_redelivery_appends_nothing_twice(

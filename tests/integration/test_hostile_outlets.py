@@ -243,3 +243,95 @@ async def test_a_2xx_whose_body_trickles_past_the_deadline_is_delivered(
 
 async def _is(publisher: Any, outlet: str, event: Any, wanted: str) -> bool:
     return await status_of(publisher, outlet, event) == wanted
+
+
+async def _deliver_three(outlet: RawOutlet, name: str, settings: Settings, redis: RedisClient) -> None:
+    target = Outlet(name=name, url=outlet.url, secret=SECRET)
+    async with publishing(fast(settings, outlet_concurrency=1), redis, [target]) as publisher:
+        events = [story_event(uri=f"urn:wire:{name}:{n}") for n in range(3)]
+        for event in events:
+            await publisher.accept(event)
+
+        async def all_delivered() -> bool:
+            return all([await _is(publisher, name, e, "delivered") for e in events])
+
+        await until(all_delivered, timeout=10)
+
+
+async def test_a_chunked_answer_is_read_to_its_end_and_its_connection_reused(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async def chunked(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        writer.write(b"HTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(b"4;ext=1\r\nokay\r\n6\r\n, done\r\n0\r\nx-trailer: 1\r\n\r\n")
+        await writer.drain()
+
+    async with raw_outlet(chunked, keep_alive=True) as outlet:
+        await _deliver_three(outlet, "chunked", settings, redis)
+    assert outlet.requests == 3
+    assert outlet.opened == 1
+
+
+async def test_an_outlet_that_closes_its_connections_gets_a_new_one_each_time(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """`connection: close`, or closing an idle kept-alive connection: never written to again."""
+
+    async def closing(writer: asyncio.StreamWriter, outlet: RawOutlet) -> None:
+        said = b"connection: close\r\n" if outlet.requests % 2 else b""
+        writer.write(b"HTTP/1.1 200 OK\r\n" + said + b"content-length: 2\r\n\r\nok")
+        await writer.drain()
+        if not said:
+            writer.close()  # kept alive as far as publish knows: it finds the connection closed
+
+    async with raw_outlet(closing, keep_alive=True) as outlet:
+        await _deliver_three(outlet, "closing", settings, redis)
+    assert outlet.requests == 3
+    assert outlet.opened == 3
+
+
+async def test_a_chunked_error_answer_is_excerpted_without_its_framing(
+    settings: Settings, redis: RedisClient
+) -> None:
+    async def failing(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        writer.write(b"HTTP/1.1 503 Busy\r\ntransfer-encoding: chunked\r\nretry-after: 30\r\n\r\n")
+        writer.write(b"5\r\ncome \r\n5\r\nlater\r\n0\r\n\r\n")
+        await writer.drain()
+
+    async with raw_outlet(failing) as outlet:
+        target = Outlet(name="busy", url=outlet.url, secret=SECRET)
+        async with publishing(fast(settings, retry_schedule_seconds=[60.0]), redis, [target]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "busy", event, "retrying"), timeout=10)
+            delivery = await publisher.queues["busy"].get(delivery_id("busy", event))
+    assert delivery is not None
+    assert delivery.fields["last_error"] == "HTTP 503: come later"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SPDY/9 200 OK\r\n\r\n",
+        b"HTTP/1.1 2xx OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n bad: fold\r\n\r\n",
+        b"HTTP/1.1 2",
+    ],
+)
+async def test_an_answer_that_is_not_http_is_a_failed_attempt(
+    settings: Settings, redis: RedisClient, answer: bytes
+) -> None:
+    async def garbage(writer: asyncio.StreamWriter, _outlet: RawOutlet) -> None:
+        writer.write(answer)
+        await writer.drain()
+
+    async with raw_outlet(garbage) as outlet:
+        target = Outlet(name="garbage", url=outlet.url, secret=SECRET)
+        async with publishing(fast(settings, retry_schedule_seconds=[60.0]), redis, [target]) as publisher:
+            event = story_event()
+            await publisher.accept(event)
+            await until(lambda: _is(publisher, "garbage", event, "retrying"), timeout=10)
+            delivery = await publisher.queues["garbage"].get(delivery_id("garbage", event))
+    assert delivery is not None
+    assert delivery.attempts == 1
+    assert delivery.fields["last_error"].split(":")[0] in ("ProtocolError", "IncompleteReadError")
