@@ -44,6 +44,11 @@ STREAM_OLDEST_PENDING_SECONDS = Gauge(
 DEAD_LETTER_ENTRIES = Gauge(
     "newsroom_dead_letter_entries", "Entries in the dead-letter stream (to replay or discard)"
 )
+GC_FULL_PAUSE_SECONDS = Histogram(
+    "newsroom_gc_full_pause_seconds",
+    "Pauses of the interpreter's full (oldest-generation) garbage collections",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
 
 
 def mount_metrics(app: FastAPI, port: int | None) -> None:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ResponseError
 
 from shared.connections import Broker, RedisClient, discover
+from shared.heap import settle_start_up_heap
 from shared.logging import get_logger
 from shared.metrics import (
     DEAD_LETTER_ENTRIES,
@@ -93,7 +94,13 @@ def worker_app(
             await on_start()
         await broker.start()
         task = asyncio.create_task(housekeeping())
-        log.info("worker started", consumer=settings.consumer_name, streams=[s.name for s in streams])
+        frozen = settle_start_up_heap()
+        log.info(
+            "worker started",
+            consumer=settings.consumer_name,
+            streams=[s.name for s in streams],
+            frozen_objects=frozen,
+        )
         try:
             with metrics_listener(settings.metrics_port, settings.metrics_host):
                 yield

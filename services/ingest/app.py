@@ -42,6 +42,7 @@ from shared import auth, status
 from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, discover, make_broker, make_redis
 from shared.events import IngestWarning
+from shared.heap import settle_start_up_heap
 from shared.keys import Keys
 from shared.logging import get_logger
 from shared.metrics import metrics_listener, mount_metrics
@@ -177,6 +178,7 @@ def create_app(
         except Exception as exc:  # Redis down at start: serve, and answer 503 until it is back
             log.warning("redis not reachable at startup", error=repr(exc))
         starting = asyncio.create_task(start_kill_consumer())
+        settle_start_up_heap()
         with metrics_listener(settings.metrics_port, settings.metrics_host):
             yield
         starting.cancel()

@@ -27,6 +27,7 @@ from pathlib import Path
 from services.ingest.intake import Intake, Refused, prepare
 from services.ingest.schemas import NinjsSchemas
 from shared.config import Partner
+from shared.heap import settle_start_up_heap
 from shared.logging import configure_logging, get_logger
 from shared.problems import Problem
 
@@ -135,6 +136,7 @@ def _start_worker(schema_dir: Path | None) -> None:
     os.nice(PARSE_NICENESS)
     configure_logging("ingest-parse")
     _worker_schemas = NinjsSchemas.load(schema_dir)
+    settle_start_up_heap()
 
 
 def _ready() -> bool:
