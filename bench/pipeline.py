@@ -146,7 +146,7 @@ async def run_pass_through(
 
 async def run_full(
     backlog: list[dict[str, Any]], items: list[dict[str, Any]], paced: list[dict[str, Any]], pool: Stories
-) -> tuple[Figures, Figures, Figures, Figures]:
+) -> tuple[Figures, Figures, Figures, Figures, dict[str, tuple[Cpu, float]]]:
     with Receiver() as alpha, Receiver() as beta, Receiver() as gamma:
         outlets = [alpha, beta, gamma]
         config = LOGS / "bench-full.toml"
@@ -164,8 +164,9 @@ async def run_full(
                 await pipeline.post_all(backlog, concurrency=16)
                 start_len = int(await redis.xlen(settings.keys.enriched))
                 enrich.start()
+                redis_pid = await local_redis_pid(redis)
                 started = time.time()
-                with progress() as bar:
+                with progress() as bar, CpuMeter(pids(pipeline, redis_pid)) as alone_cpu:
                     task = bar.add_task("enrich alone: backlog", total=len(backlog))
                     done = 0
                     while done < len(backlog):
@@ -176,7 +177,8 @@ async def run_full(
                 publish.start()
                 while min(len(o.unique_ids()) for o in outlets) < len(backlog):  # drain first
                     await asyncio.sleep(0.1)
-                throughput = await drive("full enrichment: throughput", post, items, outlets)
+                with CpuMeter(pids(pipeline, redis_pid)) as full_cpu:
+                    throughput = await drive("full enrichment: throughput", post, items, outlets)
                 latency = await drive(
                     f"full, 3 outlets: {RATE:.0f}/s", post, paced, outlets, rate=RATE, concurrency=4
                 )
@@ -188,7 +190,43 @@ async def run_full(
         finally:
             await redis.aclose()
             await cleanup(redis_env(), env["NEWSROOM_KEY_PREFIX"])
-    return alone, throughput, latency, loaded
+    cores = {
+        alone.name: (alone_cpu.per_story(alone.stories), sum(alone_cpu.spent.values()) / alone.seconds),
+        throughput.name: (
+            full_cpu.per_story(throughput.stories),
+            sum(full_cpu.spent.values()) / throughput.seconds,
+        ),
+    }
+    return alone, throughput, latency, loaded, cores
+
+
+def pids(pipeline: Pipeline, redis_pid: int | None) -> dict[str, int]:
+    """The processes a full-enrichment run keeps busy, Redis included when it runs here."""
+    found = {p.service: p.proc.pid for p in pipeline.processes() if p.proc and p.proc.poll() is None}
+    found[LOAD_GENERATOR] = os.getpid()
+    if redis_pid is not None:
+        found["redis-server"] = redis_pid
+    return found
+
+
+async def local_redis_pid(redis: Any) -> int | None:
+    """The Redis server's pid when it is a process on this machine (not in a container, not remote)."""
+    pid = int((await redis.info("server")).get("process_id", 0))
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    return pid if comm.startswith("redis") else None
+
+
+def cores_table(cores: dict[str, tuple[Cpu, float]]) -> str:
+    """CPU ms per story by process and the cores kept busy: whether a run was CPU-bound."""
+    names = list(dict.fromkeys(name for per_story, _ in cores.values() for name in per_story))
+    lines = ["| run | " + " | ".join(names) + " | all | cores busy |", "|---|" + "---:|" * (len(names) + 2)]
+    for run, (per_story, busy) in cores.items():
+        cells = [f"{per_story[n]:.2f}" if n in per_story else "–" for n in names]
+        lines.append(f"| {run} | " + " | ".join(cells) + f" | {sum(per_story.values()):.2f} | {busy:.2f} |")
+    return "\n".join(lines)
 
 
 def cpu_table(relay: Cpu, passing: Cpu, old: Cpu) -> str:
@@ -295,7 +333,7 @@ def main() -> list[Target]:
         run_pass_through(take(n), [], name="pass-through, related on", enrichers=RELATED_ON)
     )
     alone_items, full_items, paced_items = take(n_full), take(n_full), take(n_paced)
-    alone, full, full_paced, loaded = asyncio.run(
+    alone, full, full_paced, loaded, cores = asyncio.run(
         run_full(alone_items, full_items, paced_items, take(n_pool))
     )
     rows = [relay, passing, old, alone, full, relay_paced, passing_paced, full_paced, loaded]
@@ -309,6 +347,8 @@ def main() -> list[Target]:
         f" (the floor under ingest → outlet): p50 {percentile(floor, 50):.1f},"
         f" p95 {percentile(floor, 95):.1f}, p99 {percentile(floor, 99):.1f}, max {max(floor):.1f} ms"
     )
+    print(f"\nCPU ms per story, enrich alone and full enrichment (of {os.cpu_count()} cores here)")
+    print(cores_table(cores))
     print("\nCPU per story over the throughput runs (each process's user + system time; Redis not counted)")
     print(cpu_table(relay_cpu, passing_cpu, old_cpu))
     targets: list[Target] = [

@@ -30,6 +30,14 @@ Done = Callable[[int, Enrichment | Exception], None]
 
 
 @dataclass
+class Tagged:
+    """A chunk between the two steps: tagged (or failed), not yet linked."""
+
+    now: datetime  # one clock reading for the chunk's age labels and links
+    results: list[Enrichment | Exception]
+
+
+@dataclass
 class Enricher:
     settings: Settings
     exempt_genres: Sequence[str]  # the config's, as publish uses them: page and outlets agree
@@ -59,6 +67,10 @@ class Enricher:
         (after its links), so the worker can send it on while the batch's later stories are
         still being linked.
         """
+        return await self.link_each(received, await self.tag_each(received), done)
+
+    async def tag_each(self, received: Sequence[StoryReceived]) -> Tagged:
+        """The first step of `enrich_each`: every story's enrichment without links (CPU)."""
         now = self.clock()
         results: list[Enrichment | Exception] = [_attempt(enrich, event.story, now) for event in received]
         if self.tagger is not None:
@@ -73,12 +85,21 @@ class Enricher:
                     continue
                 enrichment.people, enrichment.organisations = tags.people, tags.organisations
                 enrichment.places, enrichment.events = tags.places, tags.events
-        # Links use the entity tags, so they come after tagging; one story at a time,
-        # in arrival order, so a story can link to one earlier in the same batch.
+        return Tagged(now, results)
+
+    async def link_each(
+        self, received: Sequence[StoryReceived], tagged: Tagged, done: Done | None = None
+    ) -> list[Enrichment | Exception]:
+        """The second step of `enrich_each`: links and flags (mostly waiting on the index).
+
+        Links use the entity tags, so they come after tagging; one story at a time, in
+        arrival order, so a story can link to one earlier in the same batch.
+        """
+        results = tagged.results
         for i, (event, result) in enumerate(zip(received, results, strict=True)):
             if isinstance(result, Enrichment):
                 try:
-                    await self.link_and_flag(event, result, now)
+                    await self.link_and_flag(event, result, tagged.now)
                 except Exception as exc:
                     results[i] = exc
             if done is not None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
 
-from services.enrich.pipeline import Enricher, build_enricher
+from services.enrich.pipeline import Enricher, Tagged, build_enricher
 from shared import status
 from shared.config import NewsroomConfig, load_config
 from shared.connections import RedisClient, make_broker, make_redis
@@ -75,33 +75,57 @@ async def enrich_entries(
 ) -> dict[str, BaseException]:
     """Enrich a batch and append each story once to the enriched stream; the failed ones by entry id.
 
-    The batch is tagged in chunks; each story leaves as soon as it is enriched (its links
-    made), while the chunk's later stories are still being linked and the next chunk tagged.
+    The batch is tagged in chunks. A chunk's links are made while the next chunk is tagged:
+    linking mostly waits on the index in Redis, and tagging is CPU in a thread that lets the
+    loop run, so the two overlap. Links are still made one story at a time in batch order
+    (a chunk's links wait for the previous chunk's), and each story leaves as soon as its
+    links are made.
     """
     failed: dict[str, BaseException] = {}
     outbox = _Outbox(redis, keys, window_ms, failed)
-    for start in range(0, len(entries), CHUNK):
-        chunk = entries[start : start + CHUNK]
-        started = time.perf_counter()
-        handed: list[int] = []
-
-        def done(
-            i: int,
-            result: Enrichment | BaseException,
-            chunk: Sequence[Entry[StoryReceived]] = chunk,
-            started: float = started,
-            handed: list[int] = handed,
-        ) -> None:
-            handed.append(i)
-            # The chunk's time so far per story handed out: the chunk's time per story at its last.
-            outbox.put(chunk[i], result, (time.perf_counter() - started) / len(handed))
-
-        try:
-            await enricher.enrich_each([entry.event for entry in chunk], done)
-        except Exception as exc:  # what no single story is to blame for: the rest of the chunk is retried
-            failed.update((entry.entry_id, exc) for i, entry in enumerate(chunk) if i not in handed)
+    linking: asyncio.Task[None] | None = None
+    try:
+        for start in range(0, len(entries), CHUNK):
+            chunk = entries[start : start + CHUNK]
+            started = time.perf_counter()
+            try:
+                tagged = await enricher.tag_each([entry.event for entry in chunk])
+            except Exception as exc:  # what no single story is to blame for: the chunk is retried
+                failed.update((entry.entry_id, exc) for entry in chunk)
+                continue
+            linking = asyncio.create_task(_link(chunk, tagged, enricher, outbox, failed, started, linking))
+        if linking is not None:
+            await linking
+    finally:
+        if linking is not None and not linking.done():  # cancelled (shutdown): nothing acked
+            linking.cancel()
     await outbox.drained()
     return failed
+
+
+async def _link(
+    chunk: Sequence[Entry[StoryReceived]],
+    tagged: Tagged,
+    enricher: Enricher,
+    outbox: _Outbox,
+    failed: dict[str, BaseException],
+    started: float,
+    previous: asyncio.Task[None] | None,
+) -> None:
+    """A chunk's links, after the previous chunk's; each story to the outbox once linked."""
+    if previous is not None:
+        await asyncio.wait([previous])  # its failures are its own (recorded in `failed`)
+    handed: list[int] = []
+
+    def done(i: int, result: Enrichment | BaseException) -> None:
+        handed.append(i)
+        # The chunk's time so far per story handed out: the chunk's time per story at its last.
+        outbox.put(chunk[i], result, (time.perf_counter() - started) / len(handed))
+
+    try:
+        await enricher.link_each([entry.event for entry in chunk], tagged, done)
+    except Exception as exc:  # what no single story is to blame for: the rest of the chunk is retried
+        failed.update((entry.entry_id, exc) for i, entry in enumerate(chunk) if i not in handed)
 
 
 class _Outbox:

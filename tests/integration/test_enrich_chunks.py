@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.enrich.pipeline import Done, Enricher
+from services.enrich.pipeline import Enricher, Tagged
 from services.enrich.worker import CHUNK, enrich_entries
 from shared import status
 from shared.config import NewsroomConfig
@@ -45,8 +45,8 @@ def entries(count: int) -> list[Entry[StoryReceived]]:
 
 
 class HeldEnricher(Enricher):
-    """Enriches without tags; the chunk holding `hold_story` waits for `release`, `fail_story`
-    fails on its own, and the chunk holding `break_story` fails as a whole."""
+    """Enriches without tags; tagging the chunk holding `hold_story` waits for `release`,
+    `fail_story` fails on its own, and the chunk holding `break_story` fails as a whole."""
 
     def __init__(
         self, settings: Settings, hold_story: str = "", fail_story: str = "", break_story: str = ""
@@ -56,32 +56,35 @@ class HeldEnricher(Enricher):
         self.release = asyncio.Event()
         self.chunks: list[int] = []
 
-    async def enrich_each(
-        self, received: Sequence[StoryReceived], done: Done | None = None
-    ) -> list[Enrichment | Exception]:
+    async def tag_each(self, received: Sequence[StoryReceived]) -> Tagged:
         self.chunks.append(len(received))
         ids = {event.story_id for event in received}
         if self.break_story in ids:
-            raise RuntimeError("the index broke under this chunk")
+            raise RuntimeError("the tagger broke under this chunk")
         if self.hold_story in ids:
             await self.release.wait()
-        results: list[Enrichment | Exception] = [
-            ValueError("this story is broken") if event.story_id == self.fail_story else Enrichment()
-            for event in received
-        ]
-        for i, result in enumerate(results):
-            if done is not None:
-                done(i, result)
-        return results
+        return Tagged(
+            self.clock(),
+            [
+                ValueError("this story is broken") if event.story_id == self.fail_story else Enrichment()
+                for event in received
+            ],
+        )
 
 
 class HeldLinks(Enricher):
-    """The real `enrich_each` without tags or index; linking `hold_story` waits for `release`."""
+    """The real steps without tags or index; linking `hold_story` waits for `release`, and
+    each chunk's tagging is recorded (by its first story) when it starts."""
 
     def __init__(self, settings: Settings, hold_story: str) -> None:
         super().__init__(settings, NewsroomConfig().exempt_genres)
         self.hold_story = hold_story
         self.release = asyncio.Event()
+        self.tagging: list[str] = []
+
+    async def tag_each(self, received: Sequence[StoryReceived]) -> Tagged:
+        self.tagging.append(received[0].story_id)
+        return await super().tag_each(received)
 
     async def link_and_flag(self, event: StoryReceived, enrichment: Enrichment, now: datetime) -> None:
         if event.story_id == self.hold_story:
@@ -158,3 +161,24 @@ async def test_a_failing_story_or_chunk_is_retried_alone_and_a_redelivery_append
     again = await enrich_entries(batch, HeldEnricher(settings), redis, settings.keys, WINDOW_MS)
     assert again == {}
     assert await enriched_count(redis, settings) == 2 * CHUNK + 1  # nothing appended twice
+
+
+async def test_the_next_chunk_is_tagged_while_this_one_is_linked_and_stories_leave_in_order(
+    settings: Settings, redis: RedisClient
+) -> None:
+    batch = entries(3 * CHUNK)
+    enricher = HeldLinks(settings, hold_story=batch[1].event.story_id)
+    handling = asyncio.create_task(enrich_entries(batch, enricher, redis, settings.keys, WINDOW_MS))
+
+    async def all_tagged() -> bool:
+        return len(enricher.tagging) == 3
+
+    # The first chunk's second story is held in linking; the later chunks are tagged meanwhile.
+    await until(all_tagged, 10, "the later chunks tagged while the first is being linked", interval=0.01)
+    assert await enriched_count(redis, settings) == 1  # only the story before the held one left
+    enricher.release.set()
+    assert await asyncio.wait_for(handling, timeout=10) == {}
+    read = await redis.xrange(settings.keys.enriched)
+    assert [StoryEnriched.model_validate_json(decode_entry(fields)).story_id for _, fields in read] == [
+        entry.event.story_id for entry in batch
+    ]  # links in batch order: no later chunk's story left before the held one
