@@ -145,7 +145,7 @@ async def enqueue_many(
 @dataclass(frozen=True)
 class Claim:
     deliveries: tuple[Delivery, ...] = ()  # claimed, most urgent first
-    next_due_ms: int | None = None  # when nothing was due: when the next falls due
+    next_due_ms: int | None = None  # when the next of those left waiting falls due
     disabled: bool = False
 
     @property
@@ -240,13 +240,12 @@ class OutletQueue:
             retention_ms=self.retention_ms,
         )
         kind = _text(result[0])
-        if kind == "claimed":
-            rows = [self._row(flat) for flat in result[2:]]
-            return Claim(tuple(row for row in rows if row is not None))
         if kind == "disabled":
             return Claim(disabled=True)
         next_due = _text(result[1])
-        return Claim(next_due_ms=int(float(next_due)) if next_due else None)
+        next_due_ms = int(float(next_due)) if next_due else None
+        rows = [self._row(flat) for flat in result[2:]] if kind == "claimed" else []
+        return Claim(tuple(row for row in rows if row is not None), next_due_ms)
 
     async def finish(
         self,

@@ -48,10 +48,13 @@ for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
     end
   end
 end
-if #claimed > 0 then return {'claimed', tostring(#claimed), unpack(claimed)} end
+-- When the next falls due, also beside what was claimed: a sender given fewer than `limit`
+-- sleeps until then (or until woken) instead of asking again at once.
 local next_due = nil
 for _, qkey in ipairs({KEYS[1], KEYS[2]}) do
   local top = redis.call('ZRANGE', qkey, 0, 0, 'WITHSCORES')
   if #top > 0 and (next_due == nil or tonumber(top[2]) < next_due) then next_due = tonumber(top[2]) end
 end
-return {'idle', next_due and tostring(next_due) or ''}
+next_due = next_due and tostring(next_due) or ''
+if #claimed > 0 then return {'claimed', next_due, unpack(claimed)} end
+return {'idle', next_due}
