@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -203,6 +204,17 @@ def test_entry_round_trips_through_json() -> None:
     assert back.entities["wd:Q399"] == "Armenia"
     assert back.terms == entry.terms == {"ceasefire": 3, "karabakh": 2}
     assert back.sketch == entry.sketch
+
+
+def test_weighed_docs_lead_the_stored_entry_where_the_candidates_script_scans_for_them() -> None:
+    # candidates.lua takes the first '"d":<digits>' of each candidate's JSON: it must be
+    # the weighed-docs field, and found at once, whatever the terms and headline hold.
+    a = analysis("a-1", {"d": 7, "karabakh": 2})
+    raw = weigh(a, {"karabakh": 3}, 41).to_json()
+    assert raw.startswith('{"d":41,')
+    first = re.search(r'"d":(\d+)', raw)
+    assert first is not None
+    assert first.group(1) == "41"
 
 
 def test_entry_written_before_counts_were_kept_still_reads() -> None:

@@ -201,6 +201,10 @@ class IndexEntry:
     def to_json(self) -> str:
         return json.dumps(
             {
+                # First: candidates.lua reads it with a pattern scan for every candidate, which
+                # stops at the first match; at the end of a ~3 KB entry that scan cost Redis
+                # ~0.9 ms per lookup of 64 candidates, at the start 0.01 ms.
+                "d": self.weighed_docs,
                 "i": self.story_id,
                 "p": self.partner,
                 "u": self.uri,
@@ -213,7 +217,6 @@ class IndexEntry:
                 "w": self.terms,
                 "e": [[eid, name] for eid, name in self.entities.items()],
                 "m": self.sketch_b64,
-                "d": self.weighed_docs,
                 "z": round(self.term_norm, 4),
                 "y": round(self.entity_norm, 4),
             },
