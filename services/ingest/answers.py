@@ -53,7 +53,7 @@ async def item_results(
     for start in range(0, len(pairs), SLICE):
         if start:
             await asyncio.sleep(0)
-        answered, records = answer_items(partner, pairs[start : start + SLICE])
+        answered, records = answer_items(partner, pairs[start : start + SLICE], parsed.batch)
         await record_received(redis, keys, records)
         results += answered
     if parsed.batch:
@@ -62,10 +62,18 @@ async def item_results(
     return results
 
 
-def answer_items(partner: str, pairs: list[Answer]) -> tuple[list[ItemResult], list[status.Record]]:
-    """Each item's result, in order, and the `received` records of the accepted ones."""
+def answer_items(
+    partner: str, pairs: list[Answer], batch: bool = False
+) -> tuple[list[ItemResult], list[status.Record]]:
+    """Each item's result, in order, and the `received` records of the accepted ones.
+
+    Every log line about a story carries its id. A batch's accepted stories share one line
+    (`stories accepted`, each with its id, trace id, version and received_as): a line per
+    story cost ~17 µs of the loop's CPU each (structlog's processors, rendering, the write).
+    Warnings and stories not forwarded keep a line of their own."""
     results, records = [], []
     outcomes: Counter[str] = Counter()
+    accepted: list[dict[str, object]] = []
     for item, outcome in pairs:
         if outcome is None:
             results.append(_not_ingested(item))
@@ -73,11 +81,29 @@ def answer_items(partner: str, pairs: list[Answer]) -> tuple[list[ItemResult], l
         event, acceptance = outcome
         outcomes[acceptance.outcome] += 1
         results.append(_after_accept(item, event, acceptance))
+        _log_story(item, event, acceptance, accepted if batch else None)
         if acceptance.outcome == "accepted":
             records.append(status.Record(event.story_id, _received(partner, event, acceptance), "ingest"))
+    if accepted:
+        log.info("stories accepted", partner=partner, count=len(accepted), stories=accepted)
     for name, count in outcomes.items():
         STORIES_RECEIVED.labels(partner, name).inc(count)
     return results, records
+
+
+def _log_story(
+    item: ParsedItem, event: StoryReceived, result: Acceptance, accepted: list[dict[str, object]] | None
+) -> None:
+    """A story's log lines; an accepted one is added to `accepted` (a batch's one line) if given."""
+    story, ids = event.story, {"story_id": event.story_id, "trace_id": event.trace_id}
+    if item.warnings:
+        log.info("story read with warnings", **ids, fields=[w.field for w in item.warnings])
+    if result.outcome != "accepted":
+        log.info("story not forwarded", **ids, outcome=result.outcome, version=story.version)
+    elif accepted is not None:
+        accepted.append({**ids, "version": story.version, "received_as": result.received_as})
+    else:
+        log.info("story accepted", **ids, version=story.version, received_as=result.received_as)
 
 
 async def record_received(redis: RedisClient, keys: Keys, records: list[status.Record]) -> None:
@@ -119,13 +145,6 @@ def killed_problem(only: ItemResult) -> Problem:
 
 def _after_accept(item: ParsedItem, event: StoryReceived, result: Acceptance) -> ItemResult:
     story, accepted = event.story, result.outcome == "accepted"
-    ids = {"story_id": event.story_id, "trace_id": event.trace_id}
-    if item.warnings:
-        log.info("story read with warnings", **ids, fields=[w.field for w in item.warnings])
-    if accepted:
-        log.info("story accepted", **ids, version=story.version, received_as=result.received_as)
-    else:
-        log.info("story not forwarded", **ids, outcome=result.outcome, version=story.version)
     return ItemResult(
         status=result.outcome,
         code=CODES[result.outcome],
