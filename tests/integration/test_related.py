@@ -438,3 +438,35 @@ async def test_concurrent_versions_leave_the_newest(linker: RelatedLinker, redis
     df = await redis.hget(linker.index.df, "#docs")
     assert df is not None
     assert int(df) == 1  # one story, however many versions
+
+
+async def test_candidates_are_the_strongest_in_order_past_the_ranking_cut_and_skipped_ones(
+    redis: RedisClient, settings: Settings
+) -> None:
+    # Story n shares n + 1 of the query's words, so its shared weight is n + 1. With 3
+    # candidates wanted, 20 ids go past the script's cut (it ranks only the 6 strongest
+    # first); when the 6 strongest are embargoed, the answer must come from the rest, in order.
+    index = StoryIndex(redis, settings.keys, IndexPolicy(ttl_seconds=30 * 86400.0, max_candidates=3))
+    linker = RelatedLinker(index, k=5, window_days=30)
+    words = [f"zeta{chr(97 + i)}{chr(97 + i)}x" for i in range(20)]
+
+    def numbered(n: int, embargoed: datetime | None) -> Story:
+        return story(
+            "wire-a", f"urn:a:cut:{n}", at(1), f"Report {n}", " ".join(words[: n + 1]), embargoed=embargoed
+        )
+
+    async def strongest() -> list[str]:
+        query = await index.get(numbered(19, None).id)
+        assert query is not None
+        weights = {index.term_posting("en", w): 1.0 for w in words}
+        found = await index.candidates(query, weights, now=NOW.timestamp())
+        return [entry.story_id for entry in found.entries]
+
+    for n in range(20):
+        await linker.link_and_index(numbered(n, None), [], received_at=NOW, now=NOW)
+    assert await strongest() == [numbered(n, None).id for n in (18, 17, 16)]  # 19 is the query
+
+    later = NOW + timedelta(days=1)
+    for n in range(13, 19):
+        await linker.link_and_index(numbered(n, later), [], received_at=NOW, now=NOW)
+    assert await strongest() == [numbered(n, None).id for n in (12, 11, 10)]
