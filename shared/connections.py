@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeAlias
 
+import hiredis
 from faststream.redis import RedisBroker, RedisClusterBroker
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection
+from redis.typing import EncodableT
 
 from shared.redis_client import RedisClient, as_client
 from shared.settings import Settings
@@ -16,6 +19,24 @@ __all__ = ["Broker", "RedisClient", "discover", "make_broker", "make_redis"]
 
 # RedisClusterBroker is a RedisBroker (same API, cluster connection).
 Broker: TypeAlias = RedisBroker
+
+
+class HiredisConnection(Connection):
+    """redis-py's asyncio connection, with its commands packed by hiredis (C) as its sync
+    client does when hiredis is installed; the asyncio one packs in Python, ~19 µs for a
+    status record's command, 3 µs in hiredis (a batch of 50 packs 50 of them and its accept
+    script's 250 arguments). Same bytes on the wire (tests/unit/test_redis_client.py)."""
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        # As redis-py does: a command name with spaces ('CONFIG GET') is several arguments.
+        if isinstance(args[0], str):
+            args = (*args[0].encode().split(), *args[1:])
+        elif isinstance(args[0], bytes) and b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]  # type: ignore[arg-type]  # its stub types a 1-tuple
+        except TypeError:  # a memoryview (hiredis takes none) or a bad type: as before
+            return super().pack_command(*args)
 
 
 def make_redis(settings: Settings) -> RedisClient:
@@ -36,6 +57,8 @@ def make_redis(settings: Settings) -> RedisClient:
             socket_timeout=5,
             socket_connect_timeout=2,
             health_check_interval=10,
+            # redis:// only: a rediss:// or unix:// URL names its own class, which wins.
+            connection_class=HiredisConnection,
         )
     )
 

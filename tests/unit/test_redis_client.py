@@ -16,8 +16,12 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.connection import Connection
+from redis.exceptions import DataError
 
+from shared.connections import HiredisConnection, make_redis
 from shared.redis_client import PipelineCommands, RedisClient, RedisCommands, RedisPipeline
+from shared.settings import Settings
 
 
 def members(protocol: type) -> list[str]:
@@ -89,3 +93,31 @@ def test_a_misnamed_or_misplaced_parameter_is_caught() -> None:
     assert mismatches(Wrong.xrange, Redis.xrange) == ["max"]  # min comes second
     assert mismatches(Wrong.hdel, Redis.hdel) == []
     assert mismatches(Redis.hdel, Wrong.xlen) == ["name", "keys"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("SET", "k", "v"),
+        ("CONFIG GET", "maxmemory"),
+        (b"CLIENT SETNAME", b"ingest"),
+        ("EVALSHA", "a" * 40, 2, "{p:in}:x", b"\xff\x00", 1.5, 1733159000.123456, -3, 10**30, "é" * 9000),
+        ("XADD", "s", "*", "__data__", b"x" * 70_000),
+        ("SET", "k", memoryview(b"v")),
+    ],
+)
+def test_hiredis_packing_puts_the_same_bytes_on_the_wire_as_redis_py(args: tuple[Any, ...]) -> None:
+    assert b"".join(HiredisConnection().pack_command(*args)) == b"".join(Connection().pack_command(*args))
+
+
+def test_hiredis_packing_refuses_what_redis_py_refuses() -> None:
+    with pytest.raises(DataError):
+        HiredisConnection().pack_command("SET", "k", None)  # type: ignore[arg-type]
+    with pytest.raises(DataError):
+        Connection().pack_command("SET", "k", None)  # type: ignore[arg-type]
+
+
+def test_the_single_redis_client_uses_hiredis_packing() -> None:
+    client = make_redis(Settings(redis_url="redis://127.0.0.1:6379/0", redis_cluster_nodes=""))
+    assert isinstance(client, Redis)
+    assert client.connection_pool.connection_class is HiredisConnection
