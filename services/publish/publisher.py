@@ -23,6 +23,7 @@ from services.publish.queue import Delivery, OutletQueue, enqueue_many, markers
 from services.publish.routing import Decision, route
 from shared import status
 from shared.age import editor_flags, story_age_label
+from shared.coalesce import Coalescer
 from shared.config import NewsroomConfig, Outlet
 from shared.connections import RedisClient
 from shared.events import DeliveryDone, DeliveryFailed, KillRequested, StoryEnriched
@@ -70,11 +71,17 @@ class Publisher:
     redis: RedisClient
     queues: dict[str, OutletQueue] = field(default_factory=dict)
     wake: Callable[[str], None] = lambda _outlet: None
+    together: Coalescer = field(init=False)  # every sender's per-delivery writes and reads
 
     def __post_init__(self) -> None:
+        self.together = Coalescer(self.redis)
         for outlet in self.config.outlets:
             self.queues[outlet.name] = OutletQueue(
-                self.redis, self.settings.keys, outlet.name, self.settings.delivery_retention_hours
+                self.redis,
+                self.settings.keys,
+                outlet.name,
+                self.settings.delivery_retention_hours,
+                self.together,
             )
 
     @property
@@ -169,14 +176,17 @@ class Publisher:
     async def _remember_versions(self, plans: list[_Accepting]) -> list[StoryState | None]:
         """Round trip (1): each version into its story's versions and the story's state with it
         read back, and each story's routing recorded."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        records = [plan.routed() for plan in plans]
+
+        def add(pipe: RedisPipeline) -> int:
             for plan in plans:
                 enriched = plan.enriched
                 key = self.keys.story_versions(enriched.story_id)
                 pipe.hset(key, f"{enriched.story.version}:{enriched.received_as}", plan.json)
                 pipe.hvals(key)
-            status.queue_records(pipe, self.keys, [plan.routed() for plan in plans])
-            replies = await pipe.execute(raise_on_error=False)
+            return 2 * len(plans) + status.queue_records(pipe, self.keys, records)
+
+        replies = await self.together.run(add)
         errors = status.record_errors(replies[2 * len(plans) :], len(plans))
         states: list[StoryState | None] = []
         for n, (plan, error) in enumerate(zip(plans, errors, strict=True)):
@@ -255,7 +265,9 @@ class Publisher:
     async def _queue_copies(self, copies: list[_Copy]) -> None:
         """Round trip (2): every planned copy into its queue, in order."""
         calls = [c for c in copies if c.call is not None]
-        answers = await enqueue_many(self.redis, [(self.queues[c.outlet.name], c.call or {}) for c in calls])
+        answers = await enqueue_many(
+            self.together, [(self.queues[c.outlet.name], c.call or {}) for c in calls]
+        )
         for copy, answer in zip(calls, answers, strict=True):
             if isinstance(answer, BaseException):
                 copy.answer = answer
@@ -271,13 +283,16 @@ class Publisher:
         if not created and not plans:
             return
         records = [plan.queued_record() for plan in plans if plan.queued]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for copy in created:
+        announcements = [self.announcement(copy.row) if copy.row else "" for copy in created]
+
+        def add(pipe: RedisPipeline) -> int:
+            for copy, announcement in zip(created, announcements, strict=True):
                 pipe.hset(self.keys.story_deliveries(copy.enriched.story_id), copy.did, copy.outlet.name)
                 if copy.row is not None:
-                    self.queue_announcement(pipe, copy.row)
-            status.queue_records(pipe, self.keys, records)
-            replies = await pipe.execute(raise_on_error=False)
+                    self.queue_announcement(pipe, copy.row, announcement)
+            return 2 * len(created) + status.queue_records(pipe, self.keys, records)
+
+        replies = await self.together.run(add)
         failed: dict[str, BaseException] = {}
         at = 0
         for copy in created:
@@ -302,12 +317,19 @@ class Publisher:
         self, delivery: Delivery, copy: StoryEnriched, outlet: Outlet, now: datetime
     ) -> Gate:
         """A claimed delivery on the live feed ("sending") and the gate's answer for it, in one
-        round trip: the announcement, the story's versions and the outlet's markers of it."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            self.queue_announcement(pipe, delivery)
-            pipe.hvals(self.keys.story_versions(copy.story_id))
-            pipe.hgetall(self.queues[outlet.name].key("s:" + copy.story_id))
-            replies = await pipe.execute(raise_on_error=False)
+        round trip (shared with other senders' at the same moment): the announcement, the
+        story's versions and the outlet's markers of it."""
+        announcement = self.announcement(delivery)
+        versions_key = self.keys.story_versions(copy.story_id)
+        markers_key = self.queues[outlet.name].key("s:" + copy.story_id)
+
+        def add(pipe: RedisPipeline) -> int:
+            self.queue_announcement(pipe, delivery, announcement)
+            pipe.hvals(versions_key)
+            pipe.hgetall(markers_key)
+            return 3
+
+        replies = await self.together.run(add)
         for reply in replies:
             if isinstance(reply, BaseException):
                 raise reply
@@ -495,25 +517,34 @@ class Publisher:
             approximate=True,
         )
 
-    def queue_announcement(self, pipe: RedisPipeline, delivery: Delivery) -> None:
+    def announcement(self, delivery: Delivery) -> str:
+        """The live feed's entry for the delivery as it is."""
+        return json.dumps(delivery.public())
+
+    def queue_announcement(self, pipe: RedisPipeline, delivery: Delivery, announcement: str = "") -> None:
         """`announce_delivery` as one command of a pipeline another write shares."""
         pipe.xadd(
             self.keys.delivery_changes,
-            {"data": json.dumps(delivery.public())},
+            {"data": announcement or self.announcement(delivery)},
             maxlen=CHANGES_KEPT,
             approximate=True,
         )
 
     async def record_outcome(self, delivery: Delivery, final: bool) -> None:
         """Done/failed events for operators (the `{P:events}:deliveries` stream)."""
+        payload = await self.outcome(delivery, final)
         async with self.redis.pipeline(transaction=False) as pipe:
-            await self.queue_outcome(pipe, delivery, final)
+            self.queue_outcome(pipe, payload)
             (reply,) = await pipe.execute(raise_on_error=False)
         if isinstance(reply, BaseException):
             raise reply
 
-    async def queue_outcome(self, pipe: RedisPipeline, delivery: Delivery, final: bool) -> None:
+    def queue_outcome(self, pipe: RedisPipeline, payload: bytes) -> None:
         """`record_outcome` as one command of a pipeline another write shares."""
+        pipe.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
+
+    async def outcome(self, delivery: Delivery, final: bool) -> bytes:
+        """The done/failed event of a delivery as it is, encoded for its stream."""
         code = delivery.fields.get("status_code", "")
         trace_id = delivery.fields.get("trace_id", "")
         common: dict[str, Any] = {
@@ -534,8 +565,7 @@ class Publisher:
                 final=final,
                 **common,
             )
-        payload = await encode_event(event, trace_id or None)
-        pipe.xadd(self.keys.delivery_events, {"__data__": payload}, maxlen=CHANGES_KEPT)
+        return await encode_event(event, trace_id or None)
 
 
 def _versions(raw: Iterable[bytes], known: StoryEnriched, known_json: str) -> Iterator[StoryEnriched]:

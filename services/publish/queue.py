@@ -43,8 +43,10 @@ from services.publish.deliveries import (
     waiting_reason,
 )
 from services.publish.scripts import script
+from shared.coalesce import Coalescer
 from shared.connections import RedisClient
 from shared.keys import Keys
+from shared.redis_client import RedisPipeline
 
 
 def now_ms() -> int:
@@ -131,11 +133,18 @@ def markers(raw: dict[bytes, bytes]) -> dict[str, str]:
 
 
 async def enqueue_many(
-    redis: RedisClient, calls: list[tuple[OutletQueue, dict[str, Any]]]
+    together: Coalescer, calls: list[tuple[OutletQueue, dict[str, Any]]]
 ) -> list[tuple[str, str, Delivery | None] | BaseException]:
     """Several enqueue calls, on any outlets' queues, in one round trip and in order (each
     atomic on its own): the versions of one story reach a queue in the order given."""
-    replies = await script("enqueue").call_many(redis, [(queue.base, named) for queue, named in calls])
+    if not calls:
+        return []
+    enqueue = script("enqueue")
+
+    def add(pipe: RedisPipeline) -> int:
+        return sum(enqueue.queue(pipe, queue.base, **named) for queue, named in calls)
+
+    replies = await together.run(add)
     return [
         reply if isinstance(reply, BaseException) else queue.enqueued(reply)
         for (queue, _named), reply in zip(calls, replies, strict=True)
@@ -156,8 +165,16 @@ class Claim:
 class OutletQueue:
     """Script calls for one outlet's queue."""
 
-    def __init__(self, redis: RedisClient, keys: Keys, outlet: str, retention_hours: float) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        outlet: str,
+        retention_hours: float,
+        together: Coalescer | None = None,
+    ) -> None:
         self.redis = redis
+        self.together = together or Coalescer(redis)  # the senders' finishes share round trips
         self.outlet = outlet
         self.base = keys.outlet(outlet, "")
         self.retention_ms = int(retention_hours * 3600 * 1000)
@@ -262,9 +279,7 @@ class OutletQueue:
         refusal: str = "",
     ) -> tuple[str, Delivery | None]:
         """Record an attempt's outcome; returns the resulting status and the row as it now is."""
-        result = await script("finish").call(
-            self.redis,
-            self.base,
+        named = dict(
             id=delivery.id,
             story_id=delivery.story_id,
             token=delivery.fields.get("token", ""),
@@ -280,6 +295,9 @@ class OutletQueue:
             refusal=refusal,
             retention_ms=self.retention_ms,
         )
+        (result,) = await self.together.run(lambda pipe: script("finish").queue(pipe, self.base, **named))
+        if isinstance(result, BaseException):
+            raise result
         return _text(result[0]), self._row(result[1])
 
     async def recover(self) -> list[str]:

@@ -11,13 +11,13 @@ script cache (restart, failover, a new cluster node) gets the source once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from shared.connections import RedisClient
+from shared.redis_client import RedisPipeline
 from shared.scripts import LuaScript
 
 LUA = Path(__file__).with_name("lua")
@@ -47,9 +47,12 @@ class Script:
         keys, args = self.arguments(base, named)
         return await self.lua.run(redis, keys, args)
 
-    async def call_many(self, redis: RedisClient, calls: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
-        """`call` for several (base, named arguments) in one round trip; per call its reply or error."""
-        return await self.lua.run_many(redis, [self.arguments(base, named) for base, named in calls])
+    def queue(self, pipe: RedisPipeline, base: str, **named: Any) -> int:
+        """`call` as one command of a pipeline (by source: see `LuaScript.queue`); returns 1, its
+        number of replies, as a `Coalescer` adder does."""
+        keys, args = self.arguments(base, named)
+        self.lua.queue(pipe, keys, args)
+        return 1
 
 
 @cache

@@ -25,6 +25,7 @@ from shared.config import Outlet
 from shared.events import StoryEnriched
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERS, DELIVERIES, END_TO_END_SECONDS, OUTLET_DISABLED, RETRIES
+from shared.redis_client import RedisPipeline
 from shared.streams import dead_letter
 from shared.timeline import DeliveryAttempted
 
@@ -220,15 +221,25 @@ class OutletSender:
                 "error": current.fields.get("last_error") or None,
             }
         )
-        # The live feed, the story's timeline and the operators' event: one round trip.
-        async with publisher.redis.pipeline(transaction=False) as pipe:
-            publisher.queue_announcement(pipe, current)
-            status.queue_records(
-                pipe, publisher.keys, [status.Record(enriched.story_id, attempted, "publish")]
-            )
-            if result in ("delivered", "retrying", "failed"):
-                await publisher.queue_outcome(pipe, current, final=final)
-            replies = await pipe.execute(raise_on_error=False)
+        announcement = publisher.announcement(current)
+        records = [status.Record(enriched.story_id, attempted, "publish")]
+        outcome = (
+            await publisher.outcome(current, final=final)
+            if result in ("delivered", "retrying", "failed")
+            else None
+        )
+
+        def add(pipe: RedisPipeline) -> int:
+            publisher.queue_announcement(pipe, current, announcement)
+            replies = 1 + status.queue_records(pipe, publisher.keys, records)
+            if outcome is not None:
+                publisher.queue_outcome(pipe, outcome)
+                replies += 1
+            return replies
+
+        # The live feed, the story's timeline and the operators' event: one round trip,
+        # shared with other senders' at the same moment.
+        replies = await publisher.together.run(add)
         structlog.contextvars.unbind_contextvars("story_id", "trace_id", "outlet", "delivery_id")
         errors = [reply for reply in replies if isinstance(reply, BaseException)]
         if errors:
