@@ -300,8 +300,16 @@ def profile_calls(path: Path, stories: int) -> Calls:
     entries: Any = stats.stats  # type: ignore[attr-defined]
     commands = trips = idle = wall = 0.0
     for (filename, _line, name), (_cc, calls, tottime, cumtime, callers) in entries.items():
-        if "redis" in filename and name == "pack_command":
-            commands += calls
+        # Commands are packed by redis-py or, on redis:// connections, by our hiredis
+        # subclass (shared/connections.py), which calls redis-py's only as a fallback.
+        ours = filename.endswith("shared/connections.py")
+        if name == "pack_command" and (ours or "redis" in filename):
+            fallback = (
+                0
+                if ours
+                else sum(n[1] for (f, _l, _n), n in callers.items() if f.endswith("shared/connections.py"))
+            )
+            commands += calls - fallback
         if filename.endswith("asyncio/streams.py") and name == "writelines":
             trips += sum(n[1] for (f, _l, _n), n in callers.items() if "redis" in f)
         if name == "run" and filename.endswith("asyncio/runners.py"):
