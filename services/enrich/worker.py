@@ -83,7 +83,7 @@ async def enrich_entries(
     """
     failed: dict[str, BaseException] = {}
     outbox = _Outbox(redis, keys, window_ms, failed)
-    linking: asyncio.Task[None] | None = None
+    linking: list[asyncio.Task[None]] = []  # one per chunk, each after the one before
     try:
         for start in range(0, len(entries), CHUNK):
             chunk = entries[start : start + CHUNK]
@@ -93,12 +93,15 @@ async def enrich_entries(
             except Exception as exc:  # what no single story is to blame for: the chunk is retried
                 failed.update((entry.entry_id, exc) for entry in chunk)
                 continue
-            linking = asyncio.create_task(_link(chunk, tagged, enricher, outbox, failed, started, linking))
-        if linking is not None:
-            await linking
+            previous = linking[-1] if linking else None
+            linking.append(
+                asyncio.create_task(_link(chunk, tagged, enricher, outbox, failed, started, previous))
+            )
+        if linking:
+            await linking[-1]
     finally:
-        if linking is not None and not linking.done():  # cancelled (shutdown): nothing acked
-            linking.cancel()
+        for task in linking:  # cancelled (shutdown): no chunk goes on linking unacknowledged
+            task.cancel()
     await outbox.drained()
     return failed
 
